@@ -1,0 +1,40 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { MarketSimulator } from '@tickdeck/simulator';
+import { APP_CONFIG, instrumentsOf, type AppConfig } from '../config/config.js';
+import { Ingest } from './ingest.js';
+
+/** How often the embedded simulator catches up with the wall clock, in ms. */
+const STEP_MS = 20;
+
+/**
+ * The default feed: the simulator in-process, driven by the wall clock, so every tick's `ts`
+ * is the real time it was produced.
+ */
+@Injectable()
+export class EmbeddedFeedService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(EmbeddedFeedService.name);
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly ingest: Ingest,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const { rate, seed, volatility } = this.config.feed;
+    const start = Date.now();
+    const sim = new MarketSimulator({
+      seed,
+      rate,
+      volatility,
+      instruments: instrumentsOf(this.config),
+      startTime: start,
+    });
+    this.timer = setInterval(() => sim.advanceTo(Date.now() - start, this.ingest), STEP_MS);
+    this.logger.log(`embedded simulator: ${rate} ticks/s over ${sim.instruments.length} symbols, seed ${seed}`);
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+}

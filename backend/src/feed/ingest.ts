@@ -1,0 +1,26 @@
+import type { FeedTick, FeedTrade } from '@tickdeck/protocol';
+import type { MarketState } from '../market/market-state.js';
+import type { Throttler } from '../stream/throttler.js';
+
+/**
+ * The one door every feed source goes through: validated ticks and trades into market state,
+ * trades on to the throttler's trade queue. Implements the simulator's sink interface, so the
+ * embedded simulator writes straight into it.
+ */
+export class Ingest {
+  constructor(
+    private readonly market: MarketState,
+    private readonly throttler: Throttler,
+  ) {}
+
+  tick(tick: FeedTick): boolean {
+    return this.market.applyTick(tick) >= 0;
+  }
+
+  trade(input: FeedTrade): boolean {
+    const applied = this.market.applyTrade(input);
+    if (!applied) return false;
+    this.throttler.tradeApplied(applied.index, applied.trade);
+    return true;
+  }
+}

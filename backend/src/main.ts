@@ -1,0 +1,48 @@
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from './app.module.js';
+import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
+import { HttpErrorFilter } from './ops/http-error.filter.js';
+import { setupOpenApi } from './ops/openapi.js';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+const STATIC_DIR = fileURLToPath(new URL('../../frontend/dist', import.meta.url));
+
+async function bootstrap(config: AppConfig): Promise<void> {
+  const logger = new ConsoleLogger('tickdeck', {
+    logLevels: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
+    colors: Boolean(process.stdout.isTTY),
+  });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger });
+  app.useGlobalFilters(new HttpErrorFilter());
+  app.enableShutdownHooks();
+  setupOpenApi(app);
+  if (existsSync(STATIC_DIR)) {
+    app.useStaticAssets(STATIC_DIR, { index: 'index.html', maxAge: '1h' });
+  } else {
+    Logger.warn(`no dashboard build at ${STATIC_DIR}: run \`npm run build\` (npm start does it for you)`, 'tickdeck');
+  }
+  await (config.host ? app.listen(config.port, config.host) : app.listen(config.port));
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : 'localhost';
+  // Printed whatever LOG_LEVEL says: scripts and tests wait for this line.
+  console.log(`tickdeck listening on http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+}
+
+let config: AppConfig;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(`tickdeck: ${err.message}`);
+  process.exit(1);
+}
+bootstrap(config).catch((err: unknown) => {
+  console.error('tickdeck: failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,97 @@
+import { DEFAULT_INSTRUMENTS, type FeedTick } from '@tickdeck/protocol';
+import { describe, expect, it } from 'vitest';
+import { MarketState } from './market-state.js';
+import { TradeRing } from './trade-ring.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 10, 25, 23, 59, 58);
+
+function tick(symbol: string, last: number, ts: number, volume = 0): FeedTick {
+  return { symbol, ts, last, bid: last - 0.01, ask: last + 0.01, volume };
+}
+
+function market(historySeconds = 60, tradeHistory = 5) {
+  return new MarketState(DEFAULT_INSTRUMENTS, { historySeconds, tradeHistory });
+}
+
+describe(MarketState.name, () => {
+  it('starts every symbol at its reference price with seq 0', () => {
+    const m = market();
+    const s = m.snapshot(m.indexOf('AAPL'));
+    expect(s).toMatchObject({ symbol: 'AAPL', seq: 0, tradeSeq: 0, last: 228.5, change: 0, changePct: 0 });
+  });
+
+  it('counts ticks in seq, tracks the day and rounds change free of float noise', () => {
+    const m = market();
+    const i = m.applyTick(tick('KO', 0.3, T0, 5));
+    m.applyTick(tick('KO', 0.6, T0 + 1, 7));
+    m.applyTick(tick('KO', 0.1, T0 + 2));
+    expect(m.snapshot(i)).toMatchObject({
+      seq: 3,
+      open: 0.3,
+      high: 0.6,
+      low: 0.1,
+      last: 0.1,
+      volume: 12,
+      change: -0.2,
+    });
+    expect(m.snapshot(i).changePct).toBeCloseTo(-66.6667, 4);
+    expect(m.ticksApplied).toBe(3);
+  });
+
+  it('opens a new day at UTC midnight', () => {
+    const m = market();
+    const i = m.applyTick(tick('AAPL', 100, T0, 50));
+    m.applyTick(tick('AAPL', 110, T0 + 1000, 50));
+    m.applyTick(tick('AAPL', 105, T0 + 2000, 1)); // 00:00:00 the next day
+    expect(m.snapshot(i)).toMatchObject({ seq: 3, open: 105, high: 105, low: 105, volume: 1 });
+    m.applyTick(tick('AAPL', 90, T0 + 2000 + DAY - 2001));
+    expect(m.snapshot(i)).toMatchObject({ open: 105, low: 90, volume: 1 });
+  });
+
+  it('ignores unknown symbols', () => {
+    const m = market();
+    expect(m.applyTick(tick('NOPE', 1, T0))).toBe(-1);
+    expect(m.applyTrade({ symbol: 'NOPE', ts: T0, price: 1, size: 1, side: 'buy' })).toBeNull();
+    expect(m.ticksApplied).toBe(0);
+  });
+
+  it('keeps 1-second OHLCV points in a bounded ring', () => {
+    const m = market(3);
+    const t = Date.UTC(2026, 10, 25, 12);
+    const i = m.indexOf('MSFT');
+    [10, 12, 9, 11].forEach((p, k) => m.applyTick(tick('MSFT', p, t + k * 100, 1)));
+    m.applyTick(tick('MSFT', 20, t + 1500, 2));
+    expect(m.historySince(i, 0).points).toEqual([
+      { t, open: 10, high: 12, low: 9, close: 11, volume: 4 },
+      { t: t + 1000, open: 20, high: 20, low: 20, close: 20, volume: 2 },
+    ]);
+    for (let s = 2; s < 10; s++) m.applyTick(tick('MSFT', s, t + s * 1000));
+    const points = m.historySince(i, 0).points;
+    expect(points.map((p) => p.t)).toEqual([t + 7000, t + 8000, t + 9000]);
+    expect(m.historySince(i, t + 8000).points).toHaveLength(2);
+  });
+
+  it('numbers trades per symbol and recovers what a client missed, or reports the gap', () => {
+    const m = market(60, 5);
+    const i = m.indexOf('ETH-USD');
+    for (let k = 1; k <= 8; k++) {
+      const r = m.applyTrade({ symbol: 'ETH-USD', ts: T0 + k, price: 2000 + k, size: 1, side: k % 2 ? 'buy' : 'sell' });
+      expect(r?.trade).toMatchObject({ seq: k, id: `ETH-USD-${k}` });
+    }
+    expect(m.tradeSeqAt(i)).toBe(8);
+    expect(m.tradesAfter(i, 5)!.map((t) => t.seq)).toEqual([6, 7, 8]);
+    expect(m.tradesAfter(i, 3)!.map((t) => t.seq)).toEqual([4, 5, 6, 7, 8]);
+    expect(m.tradesAfter(i, 8)).toEqual([]);
+    expect(m.tradesAfter(i, 2)).toBeNull(); // 3 is gone
+    expect(m.tradesAfter(i, 9)).toBeNull(); // from another gateway life
+    expect(m.recentTrades(i, 2).map((t) => t.seq)).toEqual([7, 8]);
+    expect(m.tradesAfter(m.indexOf('AAPL'), 0)).toEqual([]);
+  });
+});
+
+describe(TradeRing.name, () => {
+  it('reports a gap for a non-zero seq when it holds nothing', () => {
+    expect(new TradeRing(3).after(4)).toBeNull();
+  });
+});

@@ -1,0 +1,184 @@
+import type { FeedTick, FeedTrade, History, InstrumentSpec, QuoteState, Snapshot, Trade } from '@tickdeck/protocol';
+import { HistoryRing } from './history-ring.js';
+import { TradeRing } from './trade-ring.js';
+
+const DAY_MS = 86_400_000;
+
+export interface MarketStateOptions {
+  /** Seconds of 1-second history points kept per symbol. */
+  historySeconds: number;
+  /** Trades kept per symbol. */
+  tradeHistory: number;
+}
+
+/**
+ * The market as the gateway knows it: per symbol the latest quote, the tick count `seq`,
+ * day open/high/low/volume, a ring of 1-second history points and a ring of recent trades.
+ *
+ * Hot fields live in typed arrays indexed by symbol index (struct of arrays), so applying
+ * a tick is a handful of stores and never allocates. Input is assumed validated.
+ */
+export class MarketState {
+  readonly instruments: readonly InstrumentSpec[];
+  readonly symbols: readonly string[];
+  private readonly index = new Map<string, number>();
+
+  private readonly seqs: Float64Array;
+  private readonly tss: Float64Array;
+  private readonly lasts: Float64Array;
+  private readonly bids: Float64Array;
+  private readonly asks: Float64Array;
+  private readonly opens: Float64Array;
+  private readonly highs: Float64Array;
+  private readonly lows: Float64Array;
+  private readonly volumes: Float64Array;
+  /** Epoch ms at which the current UTC day of each symbol ends; a tick at or past it opens a new day. */
+  private readonly dayEnds: Float64Array;
+  private readonly tradeSeqs: Float64Array;
+  private readonly history: HistoryRing[];
+  private readonly trades: TradeRing[];
+  /** Ticks applied across all symbols. */
+  ticksApplied = 0;
+  /** Trades applied across all symbols. */
+  tradesApplied = 0;
+  /** Epoch ms of the last tick or trade applied, 0 before any. */
+  lastEventAt = 0;
+
+  constructor(instruments: readonly InstrumentSpec[], options: MarketStateOptions) {
+    this.instruments = instruments;
+    this.symbols = instruments.map((i) => i.symbol);
+    const n = instruments.length;
+    this.seqs = new Float64Array(n);
+    this.tss = new Float64Array(n);
+    this.lasts = new Float64Array(n);
+    this.bids = new Float64Array(n);
+    this.asks = new Float64Array(n);
+    this.opens = new Float64Array(n);
+    this.highs = new Float64Array(n);
+    this.lows = new Float64Array(n);
+    this.volumes = new Float64Array(n);
+    this.dayEnds = new Float64Array(n);
+    this.tradeSeqs = new Float64Array(n);
+    this.history = [];
+    this.trades = [];
+    instruments.forEach((inst, i) => {
+      this.index.set(inst.symbol, i);
+      // Before the first tick a symbol shows its reference price with seq 0 ("no tick yet").
+      const p = inst.startPrice;
+      this.lasts[i] = this.bids[i] = this.asks[i] = this.opens[i] = this.highs[i] = this.lows[i] = p;
+      this.history.push(new HistoryRing(options.historySeconds));
+      this.trades.push(new TradeRing(options.tradeHistory));
+    });
+  }
+
+  get size(): number {
+    return this.symbols.length;
+  }
+
+  /** Index of a symbol, or -1 when it is not in this market. */
+  indexOf(symbol: string): number {
+    return this.index.get(symbol) ?? -1;
+  }
+
+  seqAt(i: number): number {
+    return this.seqs[i]!;
+  }
+
+  tradeSeqAt(i: number): number {
+    return this.tradeSeqs[i]!;
+  }
+
+  /** Applies one tick; returns the symbol's index, or -1 (and changes nothing) for an unknown symbol. */
+  applyTick(tick: FeedTick): number {
+    const i = this.index.get(tick.symbol);
+    if (i === undefined) return -1;
+    const ts = tick.ts;
+    const last = tick.last;
+    const volume = tick.volume ?? 0;
+    if (ts >= this.dayEnds[i]!) {
+      this.opens[i] = this.highs[i] = this.lows[i] = last;
+      this.volumes[i] = 0;
+      this.dayEnds[i] = ts - (ts % DAY_MS) + DAY_MS;
+    } else if (last > this.highs[i]!) {
+      this.highs[i] = last;
+    } else if (last < this.lows[i]!) {
+      this.lows[i] = last;
+    }
+    this.seqs[i]!++;
+    this.tss[i] = ts;
+    this.lasts[i] = last;
+    this.bids[i] = tick.bid;
+    this.asks[i] = tick.ask;
+    this.volumes[i]! += volume;
+    this.history[i]!.record(ts, last, volume);
+    this.ticksApplied++;
+    this.lastEventAt = ts;
+    return i;
+  }
+
+  /** Applies one trade: numbers it in its symbol's sequence and keeps it in the ring. */
+  applyTrade(input: FeedTrade): { index: number; trade: Trade } | null {
+    const i = this.index.get(input.symbol);
+    if (i === undefined) return null;
+    const seq = ++this.tradeSeqs[i]!;
+    const trade: Trade = {
+      id: input.id ?? `${input.symbol}-${seq}`,
+      seq,
+      ts: input.ts,
+      price: input.price,
+      size: input.size,
+      side: input.side,
+    };
+    this.trades[i]!.push(trade);
+    this.tradesApplied++;
+    this.lastEventAt = input.ts;
+    return { index: i, trade };
+  }
+
+  /** Current state of symbol `i` as a new object (for quotes and snapshots; not per tick). */
+  quoteState(i: number): QuoteState {
+    const last = this.lasts[i]!;
+    const open = this.opens[i]!;
+    const change = last - open;
+    return {
+      symbol: this.symbols[i]!,
+      seq: this.seqs[i]!,
+      ts: this.tss[i]!,
+      last,
+      bid: this.bids[i]!,
+      ask: this.asks[i]!,
+      open,
+      high: this.highs[i]!,
+      low: this.lows[i]!,
+      volume: this.volumes[i]!,
+      change: round8(change),
+      changePct: open > 0 ? Math.round((change / open) * 1e6) / 1e4 : 0,
+    };
+  }
+
+  snapshot(i: number): Snapshot {
+    const s = this.quoteState(i) as Snapshot;
+    s.tradeSeq = this.tradeSeqs[i]!;
+    return s;
+  }
+
+  /** 1-second points of symbol `i` from `fromT` (epoch ms) on. */
+  historySince(i: number, fromT: number): History {
+    return { symbol: this.symbols[i]!, intervalMs: 1000, points: this.history[i]!.since(fromT) };
+  }
+
+  /** The newest `n` trades of symbol `i`, oldest first. */
+  recentTrades(i: number, n: number): Trade[] {
+    return this.trades[i]!.latest(n);
+  }
+
+  /** Trades of symbol `i` after trade seq `seq`, or null when some are no longer held. */
+  tradesAfter(i: number, seq: number): Trade[] | null {
+    return this.trades[i]!.after(seq);
+  }
+}
+
+/** Removes float noise from a difference of two prices (e.g. 0.30000000000000004). */
+function round8(x: number): number {
+  return Math.round(x * 1e8) / 1e8;
+}

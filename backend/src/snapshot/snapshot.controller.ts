@@ -1,0 +1,72 @@
+import { Controller, Get, HttpException, HttpStatus, Param, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ErrorCode, SymbolSchema, type History, type InstrumentSpec, type Snapshot } from '@tickdeck/protocol';
+import { z } from 'zod';
+import { MarketState } from '../market/market-state.js';
+import { apiSchema } from '../ops/openapi.js';
+
+const SymbolListQuery = z
+  .string()
+  .max(2000)
+  .transform((s) => s.split(',').filter((x) => x !== ''))
+  .pipe(z.array(SymbolSchema).min(1));
+const SecondsQuery = z.coerce.number().int().min(1).max(86_400);
+
+function fail(status: HttpStatus, code: ErrorCode, message: string, symbols?: string[]): never {
+  throw new HttpException({ code, message, ...(symbols ? { symbols } : {}) }, status);
+}
+
+/** REST snapshots and chart backfill. Thin: the data comes straight from {@link MarketState}. */
+@ApiTags('market')
+@Controller('api')
+export class SnapshotController {
+  constructor(private readonly market: MarketState) {}
+
+  @Get('symbols')
+  @ApiOperation({ summary: 'The instruments this gateway carries' })
+  @ApiOkResponse({ schema: { type: 'array', items: apiSchema('Instrument') } })
+  symbols(): readonly InstrumentSpec[] {
+    return this.market.instruments;
+  }
+
+  @Get('snapshot')
+  @ApiOperation({ summary: 'Latest state of every symbol, or of the listed ones' })
+  @ApiQuery({ name: 'symbols', required: false, description: 'Comma-separated symbols, e.g. AAPL,BTC-USD' })
+  @ApiOkResponse({ schema: { type: 'array', items: apiSchema('Snapshot') } })
+  snapshots(@Query('symbols') symbols?: string): Snapshot[] {
+    if (symbols === undefined) return this.market.symbols.map((_, i) => this.market.snapshot(i));
+    const parsed = SymbolListQuery.safeParse(symbols);
+    if (!parsed.success)
+      fail(HttpStatus.BAD_REQUEST, ErrorCode.BAD_REQUEST, 'symbols: a comma-separated list of symbols');
+    return parsed.data.map((s) => this.market.snapshot(this.indexOf(s)));
+  }
+
+  @Get('snapshot/:symbol')
+  @ApiOperation({ summary: 'Latest state of one symbol' })
+  @ApiParam({ name: 'symbol', example: 'AAPL' })
+  @ApiOkResponse({ schema: apiSchema('Snapshot') })
+  snapshot(@Param('symbol') symbol: string): Snapshot {
+    return this.market.snapshot(this.indexOf(symbol));
+  }
+
+  @Get('history/:symbol')
+  @ApiOperation({ summary: '1-second OHLCV points of the last N seconds, for chart backfill' })
+  @ApiParam({ name: 'symbol', example: 'AAPL' })
+  @ApiQuery({ name: 'seconds', required: false, description: 'Window in seconds (1..86400), default 300' })
+  @ApiOkResponse({ schema: apiSchema('History') })
+  history(@Param('symbol') symbol: string, @Query('seconds') seconds?: string): History {
+    const i = this.indexOf(symbol);
+    const parsed = SecondsQuery.safeParse(seconds ?? 300);
+    if (!parsed.success) fail(HttpStatus.BAD_REQUEST, ErrorCode.BAD_REQUEST, 'seconds: a whole number from 1 to 86400');
+    const now = Date.now();
+    return this.market.historySince(i, now - (now % 1000) - (parsed.data - 1) * 1000);
+  }
+
+  private indexOf(raw: string): number {
+    const parsed = SymbolSchema.safeParse(raw);
+    if (!parsed.success) fail(HttpStatus.BAD_REQUEST, ErrorCode.BAD_REQUEST, 'malformed symbol');
+    const i = this.market.indexOf(parsed.data);
+    if (i < 0) fail(HttpStatus.NOT_FOUND, ErrorCode.UNKNOWN_SYMBOL, `unknown symbol: ${parsed.data}`, [parsed.data]);
+    return i;
+  }
+}

@@ -1,0 +1,59 @@
+import { Logger } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+  type OnGatewayConnection,
+  type OnGatewayInit,
+} from '@nestjs/websockets';
+import {
+  MARKET_NAMESPACE,
+  type ClientToServerEvents,
+  type ServerToClientEvents,
+  type SubscribeAck,
+  type UnsubscribeAck,
+} from '@tickdeck/protocol';
+import type { Namespace } from 'socket.io';
+import { SubscriptionService, type ViewerData, type ViewerSocket } from './subscription.service.js';
+import { Throttler, type Broadcaster } from './throttler.js';
+
+export type MarketNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ViewerData>;
+
+/** The viewer gateway on `/market`: thin; the rooms logic is in {@link SubscriptionService}. */
+@WebSocketGateway({ namespace: MARKET_NAMESPACE })
+export class StreamGateway implements OnGatewayInit<MarketNamespace>, OnGatewayConnection<ViewerSocket> {
+  private readonly logger = new Logger(StreamGateway.name);
+  @WebSocketServer() nsp!: MarketNamespace;
+
+  constructor(
+    private readonly subscriptions: SubscriptionService,
+    private readonly throttler: Throttler,
+  ) {}
+
+  afterInit(nsp: MarketNamespace): void {
+    const rooms = nsp.adapter.rooms;
+    const out: Broadcaster = {
+      members: (room) => rooms.get(room)?.size ?? 0,
+      quotes: (room, quotes) => nsp.to(room).emit('quotes', quotes),
+      trades: (room, batch) => nsp.to(room).emit('trades', batch),
+    };
+    this.throttler.start(out);
+    this.logger.log(`${MARKET_NAMESPACE} ready, tiers ${this.throttler.tiers.join('/')} ms`);
+  }
+
+  handleConnection(socket: ViewerSocket): void {
+    socket.data.subs = new Map();
+  }
+
+  @SubscribeMessage('subscribe')
+  subscribe(@ConnectedSocket() socket: ViewerSocket, @MessageBody() body: unknown): SubscribeAck {
+    return this.subscriptions.subscribe(socket, body);
+  }
+
+  @SubscribeMessage('unsubscribe')
+  unsubscribe(@ConnectedSocket() socket: ViewerSocket, @MessageBody() body: unknown): UnsubscribeAck {
+    return this.subscriptions.unsubscribe(socket, body);
+  }
+}

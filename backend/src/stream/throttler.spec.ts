@@ -1,0 +1,159 @@
+import {
+  DEFAULT_INSTRUMENTS,
+  quoteRoom,
+  tradeRoom,
+  type FeedTick,
+  type Quote,
+  type TradeBatch,
+} from '@tickdeck/protocol';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MarketState } from '../market/market-state.js';
+import { Throttler, type Broadcaster } from './throttler.js';
+
+const instruments = DEFAULT_INSTRUMENTS.filter((i) => ['AAPL', 'MSFT', 'BTC-USD'].includes(i.symbol));
+const T0 = Date.UTC(2026, 10, 25, 14, 30);
+
+/** Records what the throttler sends; rooms have the members the test gives them. */
+class FakeRooms implements Broadcaster {
+  readonly sizes = new Map<string, number>();
+  readonly sent: { room: string; quotes: Quote[] }[] = [];
+  readonly tradesSent: { room: string; batch: TradeBatch }[] = [];
+  members(room: string): number {
+    return this.sizes.get(room) ?? 0;
+  }
+  quotes(room: string, quotes: Quote[]): void {
+    this.sent.push({ room, quotes });
+  }
+  trades(room: string, batch: TradeBatch): void {
+    this.tradesSent.push({ room, batch });
+  }
+}
+
+function tick(symbol: string, last: number, ts: number, volume = 0): FeedTick {
+  return { symbol, ts, last, bid: last - 0.01, ask: last + 0.01, volume };
+}
+
+describe(Throttler.name, () => {
+  let market: MarketState;
+  let throttler: Throttler;
+  let rooms: FakeRooms;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    market = new MarketState(instruments, { historySeconds: 60, tradeHistory: 100 });
+    throttler = new Throttler(market, [250, 100, 1000]);
+    rooms = new FakeRooms();
+    throttler.start(rooms);
+  });
+  afterEach(() => {
+    throttler.stop();
+    vi.useRealTimers();
+  });
+
+  it('merges the ticks of one window into one quote with the last price and the window folded into the day', () => {
+    rooms.sizes.set(quoteRoom('AAPL', 250), 3);
+    const prices = [100, 104, 97, 101, 102];
+    prices.forEach((p, k) => market.applyTick(tick('AAPL', p, T0 + k, 10 * (k + 1))));
+    vi.advanceTimersByTime(249);
+    expect(rooms.sent).toHaveLength(0);
+    vi.advanceTimersByTime(1);
+    expect(rooms.sent).toHaveLength(1);
+    const [{ room, quotes }] = rooms.sent as [{ room: string; quotes: Quote[] }];
+    expect(room).toBe('q:AAPL:250');
+    expect(quotes).toHaveLength(1);
+    expect(quotes[0]).toMatchObject({
+      symbol: 'AAPL',
+      seq: 5,
+      conflated: 5,
+      last: 102,
+      open: 100,
+      high: 104,
+      low: 97,
+      volume: 150,
+      change: 2,
+      changePct: 2,
+      ts: T0 + 4,
+    });
+    expect(throttler.stats).toMatchObject({ quoteBroadcasts: 1, quotesDelivered: 3 });
+  });
+
+  it('sends nothing for a symbol without ticks, and nothing to an empty room', () => {
+    rooms.sizes.set(quoteRoom('AAPL', 250), 1);
+    market.applyTick(tick('MSFT', 400, T0)); // MSFT moves, but its room is empty
+    vi.advanceTimersByTime(1000);
+    expect(rooms.sent).toEqual([]);
+  });
+
+  it('sends at most one quote per symbol per interval, each newer, and counts what it merged', () => {
+    rooms.sizes.set(quoteRoom('AAPL', 100), 1);
+    for (let k = 0; k < 100; k++) {
+      market.applyTick(tick('AAPL', 100 + k / 100, T0 + k * 10));
+      vi.advanceTimersByTime(10);
+    }
+    const seqs = rooms.sent.map((s) => s.quotes[0]!.seq);
+    expect(rooms.sent).toHaveLength(10);
+    expect(seqs).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+    expect(rooms.sent.every((s) => s.quotes[0]!.conflated === 10)).toBe(true);
+    expect(rooms.sent.at(-1)!.quotes[0]!.last).toBe(100.99);
+  });
+
+  it('keeps tiers independent: each tier counts its own conflation', () => {
+    rooms.sizes.set(quoteRoom('BTC-USD', 100), 1);
+    rooms.sizes.set(quoteRoom('BTC-USD', 1000), 1);
+    for (let k = 0; k < 20; k++) {
+      market.applyTick(tick('BTC-USD', 60000 + k, T0 + k * 50));
+      vi.advanceTimersByTime(50);
+    }
+    const fast = rooms.sent.filter((s) => s.room === 'q:BTC-USD:100');
+    const slow = rooms.sent.filter((s) => s.room === 'q:BTC-USD:1000');
+    expect(fast).toHaveLength(10);
+    expect(slow).toHaveLength(1);
+    expect(slow[0]!.quotes[0]).toMatchObject({ seq: 20, conflated: 20, last: 60019 });
+  });
+
+  it('delivers every trade in order at the fastest tier, never conflated', () => {
+    rooms.sizes.set(tradeRoom('AAPL'), 2);
+    for (let k = 0; k < 7; k++) {
+      const applied = market.applyTrade({ symbol: 'AAPL', ts: T0 + k, price: 100 + k, size: k + 1, side: 'buy' })!;
+      throttler.tradeApplied(applied.index, applied.trade);
+    }
+    expect(throttler.hasPendingTrades(market.indexOf('AAPL'))).toBe(true);
+    vi.advanceTimersByTime(100);
+    expect(rooms.tradesSent).toHaveLength(1);
+    const batch = rooms.tradesSent[0]!.batch;
+    expect(batch.symbol).toBe('AAPL');
+    expect(batch.trades.map((t) => t.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(batch.trades.map((t) => t.id)).toEqual([
+      'AAPL-1',
+      'AAPL-2',
+      'AAPL-3',
+      'AAPL-4',
+      'AAPL-5',
+      'AAPL-6',
+      'AAPL-7',
+    ]);
+    expect(throttler.hasPendingTrades(market.indexOf('AAPL'))).toBe(false);
+    vi.advanceTimersByTime(1000);
+    expect(rooms.tradesSent).toHaveLength(1);
+  });
+
+  it('runs deferred work right after the named tier flushes, once', () => {
+    const done: number[] = [];
+    throttler.afterNextFlush(throttler.tierIndex(1000), () => done.push(Date.now()));
+    vi.advanceTimersByTime(999);
+    expect(done).toHaveLength(0);
+    vi.advanceTimersByTime(2000);
+    expect(done).toHaveLength(1);
+  });
+
+  it('reports dirtiness per tier', () => {
+    const i = market.indexOf('MSFT');
+    const fast = throttler.tierIndex(100);
+    expect(throttler.isDirty(fast, i)).toBe(false);
+    market.applyTick(tick('MSFT', 400, T0));
+    expect(throttler.isDirty(fast, i)).toBe(true);
+    vi.advanceTimersByTime(100);
+    expect(throttler.isDirty(fast, i)).toBe(false);
+    expect(throttler.isDirty(throttler.tierIndex(1000), i)).toBe(true);
+  });
+});

@@ -1,0 +1,33 @@
+import type {
+  FeedAck,
+  FeedTick,
+  FeedTrade,
+  Quote,
+  Status,
+  SubscribeAck,
+  SubscribeRequest,
+  TradeBatch,
+  UnsubscribeAck,
+  UnsubscribeRequest,
+} from './messages.js';
+
+/** Events a dashboard sends on `/market`; every one takes an ack callback. */
+export interface ClientToServerEvents {
+  subscribe: (req: SubscribeRequest, ack: (res: SubscribeAck) => void) => void;
+  unsubscribe: (req: UnsubscribeRequest, ack: (res: UnsubscribeAck) => void) => void;
+}
+
+/** Events the gateway pushes to dashboards on `/market`. */
+export interface ServerToClientEvents {
+  /** Conflated quotes, one or more symbols per frame, at most one per symbol per tier interval. */
+  quotes: (quotes: Quote[]) => void;
+  /** New trades of one symbol, in order, each exactly once. */
+  trades: (batch: TradeBatch) => void;
+  status: (status: Status) => void;
+}
+
+/** Events a feed publisher sends on `/feed`. */
+export interface FeedClientToServerEvents {
+  ticks: (batch: FeedTick[], ack: (res: FeedAck) => void) => void;
+  trades: (batch: FeedTrade[], ack: (res: FeedAck) => void) => void;
+}

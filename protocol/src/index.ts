@@ -1,0 +1,4 @@
+export * from './constants.js';
+export * from './instruments.js';
+export * from './messages.js';
+export type * from './events.js';

@@ -1,0 +1,206 @@
+import { z } from 'zod';
+import { ErrorCode, LIMITS } from './constants.js';
+
+/** A ticker as clients may send it: trimmed and upper-cased before use. */
+export const SymbolSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(LIMITS.maxSymbolLength)
+  .regex(/^[A-Za-z0-9.-]+$/, 'symbols are letters, digits, "." and "-"')
+  .transform((s) => s.toUpperCase());
+
+const SymbolList = z.array(SymbolSchema).min(1).max(LIMITS.maxSymbolsPerRequest);
+
+/** Client -> server `subscribe` payload. */
+export const SubscribeRequestSchema = z.strictObject({
+  /** Symbols to receive quotes and trades for; re-subscribing a held symbol moves it to the new tier. */
+  symbols: SymbolList,
+  /** Throttle tier in ms (one of the gateway's tiers); defaults to the gateway's default tier. */
+  throttleMs: z.number().int().positive().optional(),
+  /**
+   * Trade recovery after a reconnect: per symbol the last trade `seq` the client holds.
+   * The ack then carries the trades after it, or lists the symbol in `gaps` when they are gone.
+   */
+  since: z.record(SymbolSchema, z.number().int().nonnegative()).optional(),
+});
+export type SubscribeRequest = z.input<typeof SubscribeRequestSchema>;
+
+/** Client -> server `unsubscribe` payload. */
+export const UnsubscribeRequestSchema = z.strictObject({
+  symbols: SymbolList,
+});
+export type UnsubscribeRequest = z.input<typeof UnsubscribeRequestSchema>;
+
+/** Latest state of one symbol, as held by the gateway. Prices are in the instrument's currency. */
+export const QuoteStateSchema = z.object({
+  symbol: z.string(),
+  /** Number of ticks applied to this symbol since the gateway started; only ever increases. 0 = no tick yet. */
+  seq: z.number().int().nonnegative(),
+  /** Feed time of the latest tick, epoch ms (0 before the first tick). */
+  ts: z.number(),
+  /** Last traded price. */
+  last: z.number(),
+  /** Best bid. */
+  bid: z.number(),
+  /** Best ask. */
+  ask: z.number(),
+  /** First price of the current UTC day (or since the gateway started, if later). */
+  open: z.number(),
+  /** Highest `last` of the day. */
+  high: z.number(),
+  /** Lowest `last` of the day. */
+  low: z.number(),
+  /** Units (shares, coins) traded during the day. */
+  volume: z.number(),
+  /** `last - open`. */
+  change: z.number(),
+  /** `change / open * 100`, in percent. */
+  changePct: z.number(),
+});
+export type QuoteState = z.infer<typeof QuoteStateSchema>;
+
+/** One conflated update pushed in a `quotes` event. */
+export const QuoteSchema = QuoteStateSchema.extend({
+  /** Ticks this quote stands for: ticks applied since the previous flush of this tier (>= 1). */
+  conflated: z.number().int().positive(),
+});
+export type Quote = z.infer<typeof QuoteSchema>;
+
+/** State of one symbol at a point in time, from REST or a `subscribe` ack. */
+export const SnapshotSchema = QuoteStateSchema.extend({
+  /** `seq` of the latest trade of this symbol (0 when none yet); trades with a higher seq are newer. */
+  tradeSeq: z.number().int().nonnegative(),
+});
+export type Snapshot = z.infer<typeof SnapshotSchema>;
+
+/** Buy: the aggressor lifted the ask; sell: the aggressor hit the bid. */
+export const TradeSideSchema = z.enum(['buy', 'sell']);
+export type TradeSide = z.infer<typeof TradeSideSchema>;
+
+/** One executed trade. */
+export const TradeSchema = z.object({
+  /** Unique id, `{SYMBOL}-{seq}` unless the feed supplied its own. */
+  id: z.string(),
+  /** Per-symbol trade sequence number, from 1, gap-free. */
+  seq: z.number().int().positive(),
+  /** Feed time, epoch ms. */
+  ts: z.number(),
+  /** Execution price, in the instrument's currency. */
+  price: z.number(),
+  /** Units traded (shares, coins). */
+  size: z.number(),
+  side: TradeSideSchema,
+});
+export type Trade = z.infer<typeof TradeSchema>;
+
+/** Server -> client `trades` payload: new trades of one symbol in order, never conflated. */
+export const TradeBatchSchema = z.object({
+  symbol: z.string(),
+  trades: z.array(TradeSchema),
+});
+export type TradeBatch = z.infer<typeof TradeBatchSchema>;
+
+/** One 1-second history point; prices in the instrument's currency. */
+export const HistoryPointSchema = z.object({
+  /** Start of the second, epoch ms. */
+  t: z.number(),
+  open: z.number(),
+  high: z.number(),
+  low: z.number(),
+  close: z.number(),
+  /** Units traded in that second. */
+  volume: z.number(),
+});
+export type HistoryPoint = z.infer<typeof HistoryPointSchema>;
+
+/** `GET /api/history/{symbol}` body. */
+export const HistorySchema = z.object({
+  symbol: z.string(),
+  /** Width of one point, in ms. */
+  intervalMs: z.number().int().positive(),
+  /** Oldest first; seconds without ticks are absent. */
+  points: z.array(HistoryPointSchema),
+});
+export type History = z.infer<typeof HistorySchema>;
+
+/** Feed state as seen by the gateway. */
+export type FeedState = 'live' | 'stale' | 'down';
+
+/** Server -> client `status` payload; each field present only when it is news. */
+export interface Status {
+  feed?: FeedState;
+  server?: 'shutdown';
+  cluster?: 'ok' | 'degraded';
+  /** A notice for this socket only, e.g. why it is about to be disconnected. */
+  notice?: { code: string; message: string };
+}
+
+/** A refused request: in an ack's `error`, and as the body of a REST error (`{error}`). */
+export const ErrorBodySchema = z.object({
+  code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
+  /** Human-readable, safe to show. */
+  message: z.string(),
+  /** The offending symbols, where that is the problem. */
+  symbols: z.array(z.string()).optional(),
+  /** The tiers on offer, with `BAD_THROTTLE`. */
+  tiers: z.array(z.number()).optional(),
+  /** With `RATE_LIMITED`: wait at least this long, in ms. */
+  retryAfterMs: z.number().optional(),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+export interface Rejected {
+  ok: false;
+  error: ErrorBody;
+}
+
+/** `subscribe` ack. */
+export type SubscribeAck =
+  | {
+      ok: true;
+      /** Tier the symbols now stream at, in ms. */
+      throttleMs: number;
+      /** One per requested symbol, in request order. */
+      snapshots: Snapshot[];
+      /** With `since`: the missed trades per symbol, in order, exactly once. */
+      trades: TradeBatch[];
+      /** With `since`: symbols whose missed trades are no longer held (rely on the snapshot). */
+      gaps: string[];
+    }
+  | Rejected;
+
+/** `unsubscribe` ack. */
+export type UnsubscribeAck = { ok: true; symbols: string[] } | Rejected;
+
+/** A tick as a feed publishes it. Prices in the instrument's currency. */
+export const FeedTickSchema = z.strictObject({
+  symbol: SymbolSchema,
+  /** Feed time, epoch ms. */
+  ts: z.number(),
+  last: z.number(),
+  bid: z.number(),
+  ask: z.number(),
+  /** Units traded since this symbol's previous tick; default 0. */
+  volume: z.number().nonnegative().finite().optional(),
+});
+export type FeedTick = z.output<typeof FeedTickSchema>;
+
+/** A trade as a feed publishes it. */
+export const FeedTradeSchema = z.strictObject({
+  symbol: SymbolSchema,
+  /** Feed time, epoch ms. */
+  ts: z.number(),
+  price: z.number(),
+  size: z.number().positive().finite(),
+  side: TradeSideSchema,
+  /** Optional feed-assigned id; the gateway assigns `{SYMBOL}-{seq}` otherwise. */
+  id: z.string().min(1).max(64).optional(),
+});
+export type FeedTrade = z.output<typeof FeedTradeSchema>;
+
+/** Ack of a feed batch. */
+export interface FeedAck {
+  accepted: number;
+  rejected: { index: number; code: ErrorCode; message: string }[];
+}

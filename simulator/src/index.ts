@@ -1,0 +1,2 @@
+export { MarketSimulator, type SimSink, type SimulatorOptions } from './market-simulator.js';
+export { Random } from './random.js';
