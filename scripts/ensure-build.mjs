@@ -28,9 +28,14 @@ try {
   run(require.resolve('typescript/bin/tsc'), ['-b']);
   const built = newest(join(root, 'frontend/dist/index.html'));
   const sources = Math.max(
-    ...['frontend/src', 'frontend/index.html', 'frontend/vite.config.ts', 'frontend/package.json', 'protocol/src'].map(
-      (p) => newest(join(root, p)),
-    ),
+    ...[
+      'frontend/src',
+      'frontend/index.html',
+      'frontend/vite.config.ts',
+      'frontend/package.json',
+      'protocol/src',
+      'protocol/package.json',
+    ].map((p) => newest(join(root, p))),
   );
   if (sources > built) {
     console.log('building the dashboard (frontend/dist is missing or older than its sources)');

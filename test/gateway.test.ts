@@ -1,6 +1,8 @@
 import {
   QuoteSchema,
   SnapshotSchema,
+  TradeSchema,
+  type TradeBatch,
   type History,
   type Quote,
   type Snapshot,
@@ -86,6 +88,27 @@ describe('gateway: /market quotes, REST snapshots', () => {
     const late = got.filter((g) => g.quote.symbol === 'BTC-USD' && g.at > cut + 250);
     expect(late).toEqual([]);
     expect(got.filter((g) => g.quote.symbol === 'AAPL' && g.at > cut + 250).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('delivers every trade of the subscribed symbols once, in order, after the snapshot', async () => {
+    const socket = await viewer();
+    const batches: TradeBatch[] = [];
+    socket.on('trades', (batch) => batches.push(batch));
+    const snapshots = okSnapshots(
+      await socket.emitWithAck('subscribe', { symbols: ['NVDA', 'TSLA'], throttleMs: 1000 }),
+    );
+    await sleep(2000);
+    expect(new Set(batches.map((b) => b.symbol))).toEqual(new Set(['NVDA', 'TSLA']));
+    for (const snap of snapshots) {
+      const trades = batches.filter((b) => b.symbol === snap.symbol).flatMap((b) => b.trades);
+      expect(trades.length).toBeGreaterThan(10);
+      trades.forEach((t) => expect(TradeSchema.strict().parse(t)).toEqual(t));
+      // Gap-free and exactly once: the seqs run on from the snapshot's tradeSeq.
+      expect(trades.map((t) => t.seq)).toEqual(trades.map((_, k) => snap.tradeSeq + 1 + k));
+      expect(trades.every((t) => t.id === `${snap.symbol}-${t.seq}`)).toBe(true);
+    }
+    // Trades are batched per flush, not sent one frame each.
+    expect(batches.length).toBeLessThan(batches.reduce((n, b) => n + b.trades.length, 0));
   });
 
   it('honours the tier: 100 ms gets ten times what 1000 ms gets', async () => {

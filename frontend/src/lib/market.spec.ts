@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { MarketStore } from './market.svelte';
+import { quote, snapshot, spec } from './test-data';
+
+describe(MarketStore.name, () => {
+  it('keeps the latest quote per symbol', () => {
+    const store = new MarketStore();
+    expect(store.applyQuotes([quote('AAPL', 1, { last: 228.5 }), quote('MSFT', 1, { last: 417.2 })])).toBe(2);
+    expect(store.applyQuotes([quote('AAPL', 2, { last: 229.1 })])).toBe(1);
+
+    expect(store.quote('AAPL')?.last).toBe(229.1);
+    expect(store.quote('MSFT')?.last).toBe(417.2);
+    expect(store.quote('NVDA')).toBeUndefined();
+  });
+
+  it('ignores a quote whose seq is not newer than the one held', () => {
+    const store = new MarketStore();
+    store.applyQuotes([quote('AAPL', 5, { last: 230 })]);
+
+    expect(store.applyQuotes([quote('AAPL', 5, { last: 1 }), quote('AAPL', 3, { last: 2 })])).toBe(0);
+    expect(store.quote('AAPL')).toMatchObject({ seq: 5, last: 230 });
+  });
+
+  it('applies a snapshot, then only the quotes newer than it', () => {
+    const store = new MarketStore();
+    store.sessionStarted();
+    store.subscribed({ throttleMs: 250, snapshots: [snapshot('AAPL', 10, { last: 228 })] });
+    expect(store.quote('AAPL')).toMatchObject({ seq: 10, last: 228 });
+
+    expect(store.applyQuotes([quote('AAPL', 9, { last: 1 })])).toBe(0);
+    expect(store.applyQuotes([quote('AAPL', 11, { last: 228.25 })])).toBe(1);
+    expect(store.quote('AAPL')).toMatchObject({ seq: 11, last: 228.25 });
+  });
+
+  it('keeps a quote that overtook its snapshot', () => {
+    const store = new MarketStore();
+    store.sessionStarted();
+    store.applyQuotes([quote('AAPL', 12, { last: 229 })]);
+    store.subscribed({ throttleMs: 250, snapshots: [snapshot('AAPL', 10, { last: 228 })] });
+
+    expect(store.quote('AAPL')).toMatchObject({ seq: 12, last: 229 });
+  });
+
+  it('takes a lower seq from a new session, since a restarted gateway counts from zero', () => {
+    const store = new MarketStore();
+    store.sessionStarted();
+    store.applyQuotes([quote('AAPL', 5000, { last: 230 })]);
+
+    store.sessionStarted();
+    store.subscribed({ snapshots: [snapshot('AAPL', 3, { last: 231 })] });
+    expect(store.quote('AAPL')).toMatchObject({ seq: 3, last: 231 });
+    expect(store.applyQuotes([quote('AAPL', 3, { last: 1 })])).toBe(0);
+  });
+
+  it('lists every instrument in order, each with its latest quote', () => {
+    const store = new MarketStore();
+    store.setInstruments([spec('MSFT'), spec('AAPL')]);
+    expect(store.rows.map((row) => [row.spec.symbol, row.quote])).toEqual([
+      ['MSFT', undefined],
+      ['AAPL', undefined],
+    ]);
+
+    store.applyQuotes([quote('AAPL', 1, { last: 228.5 })]);
+    expect(store.rows.map((row) => [row.spec.symbol, row.quote?.last])).toEqual([
+      ['MSFT', undefined],
+      ['AAPL', 228.5],
+    ]);
+
+    store.applyQuotes([quote('AAPL', 2, { last: 228.75 }), quote('MSFT', 1, { last: 417 })]);
+    expect(store.rows.map((row) => row.quote?.last)).toEqual([417, 228.75]);
+  });
+
+  it('moves through connecting, live, reconnecting and offline', () => {
+    const store = new MarketStore();
+    expect(store.connection).toEqual({ state: 'connecting' });
+
+    store.sessionStarted();
+    expect(store.connection).toEqual({ state: 'connecting' });
+    store.subscribed({ throttleMs: 100, snapshots: [] });
+    expect(store.connection).toEqual({ state: 'live' });
+    expect(store.throttleMs).toBe(100);
+
+    store.reconnecting(0);
+    expect(store.connection).toEqual({ state: 'reconnecting', attempt: 0 });
+    store.reconnecting(3);
+    expect(store.connection).toEqual({ state: 'reconnecting', attempt: 3 });
+
+    store.sessionStarted();
+    store.subscribed({ throttleMs: 250, snapshots: [] });
+    expect(store.connection).toEqual({ state: 'live' });
+
+    store.offline('disconnected by the gateway');
+    expect(store.connection).toEqual({ state: 'offline', reason: 'disconnected by the gateway' });
+    store.connecting();
+    expect(store.connection).toEqual({ state: 'connecting' });
+  });
+
+  it('marks values stale unless subscribed and the feed is live', () => {
+    const store = new MarketStore();
+    expect(store.stale).toBe(true);
+
+    store.sessionStarted();
+    expect(store.stale).toBe(true);
+    store.subscribed({ throttleMs: 250, snapshots: [] });
+    expect(store.stale).toBe(false);
+
+    store.applyStatus({ feed: 'stale' });
+    expect(store.stale).toBe(true);
+    store.applyStatus({ feed: 'live' });
+    expect(store.stale).toBe(false);
+    store.applyStatus({ feed: 'down' });
+    expect(store.stale).toBe(true);
+
+    store.reconnecting(1);
+    store.sessionStarted();
+    store.subscribed({ throttleMs: 250, snapshots: [] });
+    expect(store.feed).toBeUndefined();
+    expect(store.stale).toBe(false);
+
+    store.offline('gave up reconnecting');
+    expect(store.stale).toBe(true);
+  });
+
+  it('shows server notices until the next successful subscribe', () => {
+    const store = new MarketStore();
+    store.applyStatus({ server: 'shutdown' });
+    expect(store.notice).toMatch(/shutting down/);
+    store.applyStatus({ notice: { code: 'SLOW_CONSUMER', message: 'You are falling behind.' } });
+    expect(store.notice).toBe('You are falling behind.');
+
+    store.sessionStarted();
+    store.subscribed({ throttleMs: 250, snapshots: [] });
+    expect(store.notice).toBeUndefined();
+  });
+});

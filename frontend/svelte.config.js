@@ -1,0 +1,7 @@
+/** Read by vite-plugin-svelte and svelte-check. */
+export default {
+  compilerOptions: {
+    // Every component uses runes; legacy syntax is a compile error rather than a silent mode switch.
+    runes: true,
+  },
+};
