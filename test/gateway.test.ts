@@ -125,6 +125,40 @@ describe('gateway: /market quotes, REST snapshots', () => {
     expect(gotFast.length).toBeLessThanOrEqual(33);
   });
 
+  it('packs a subscription set into one frame per flush and keeps seq rising across tier moves', async () => {
+    const socket = await viewer();
+    const frames: { at: number; quotes: Quote[] }[] = [];
+    socket.on('quotes', (quotes) => frames.push({ at: performance.now(), quotes }));
+    const first = okSnapshots(await socket.emitWithAck('subscribe', { symbols: ['AAPL', 'MSFT'], throttleMs: 100 }));
+    okSnapshots(await socket.emitWithAck('subscribe', { symbols: ['GOOGL'], throttleMs: 100 }));
+    await sleep(1000);
+    // One frame per flush carries every changed symbol of the set.
+    const full = frames.filter((f) => f.quotes.length === 3);
+    expect(full.length).toBeGreaterThanOrEqual(5);
+    expect(full.every((f) => new Set(f.quotes.map((q) => q.symbol)).size === 3)).toBe(true);
+
+    // Move AAPL to the slow tier, then back; its seq never repeats or goes back, at most one per 100 ms.
+    const moved = okSnapshots(await socket.emitWithAck('subscribe', { symbols: ['AAPL'], throttleMs: 1000 }));
+    const movedAt = performance.now();
+    await sleep(2100);
+    const slowAapl = frames
+      .filter((f) => f.at > movedAt + 100)
+      .flatMap((f) => f.quotes.filter((q) => q.symbol === 'AAPL'));
+    expect(slowAapl.length).toBeGreaterThanOrEqual(1);
+    expect(slowAapl.length).toBeLessThanOrEqual(3);
+    expect(slowAapl[0]!.seq).toBeGreaterThan(moved[0]!.seq);
+    okSnapshots(await socket.emitWithAck('subscribe', { symbols: ['AAPL'], throttleMs: 100 }));
+    await sleep(600);
+
+    for (const snap of first) {
+      const seqs = frames.flatMap((f) => f.quotes.filter((q) => q.symbol === snap.symbol).map((q) => q.seq));
+      expect(seqs[0]).toBeGreaterThan(snap.seq);
+      seqs.forEach((seq, n) => n > 0 && expect(seq, `${snap.symbol} quote ${n}`).toBeGreaterThan(seqs[n - 1]!));
+    }
+    const perFrame = frames.map((f) => f.quotes.map((q) => q.symbol));
+    expect(perFrame.every((symbols) => new Set(symbols).size === symbols.length)).toBe(true);
+  });
+
   it('agrees with the REST snapshot', async () => {
     const socket = await viewer();
     const got = collectQuotes(socket);

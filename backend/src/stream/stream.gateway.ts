@@ -6,6 +6,7 @@ import {
   WebSocketGateway,
   WebSocketServer,
   type OnGatewayConnection,
+  type OnGatewayDisconnect,
   type OnGatewayInit,
 } from '@nestjs/websockets';
 import {
@@ -23,7 +24,9 @@ export type MarketNamespace = Namespace<ClientToServerEvents, ServerToClientEven
 
 /** The viewer gateway on `/market`: thin; the rooms logic is in {@link SubscriptionService}. */
 @WebSocketGateway({ namespace: MARKET_NAMESPACE })
-export class StreamGateway implements OnGatewayInit<MarketNamespace>, OnGatewayConnection<ViewerSocket> {
+export class StreamGateway
+  implements OnGatewayInit<MarketNamespace>, OnGatewayConnection<ViewerSocket>, OnGatewayDisconnect<ViewerSocket>
+{
   private readonly logger = new Logger(StreamGateway.name);
   @WebSocketServer() nsp!: MarketNamespace;
 
@@ -45,6 +48,11 @@ export class StreamGateway implements OnGatewayInit<MarketNamespace>, OnGatewayC
 
   handleConnection(socket: ViewerSocket): void {
     socket.data.subs = new Map();
+    socket.data.groups = new Map();
+  }
+
+  handleDisconnect(socket: ViewerSocket): void {
+    this.subscriptions.release(socket);
   }
 
   @SubscribeMessage('subscribe')

@@ -18,16 +18,20 @@ import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { MarketState } from '../market/market-state.js';
-import { Throttler } from './throttler.js';
+import { Throttler, type QuoteGroup } from './throttler.js';
 
-/** One held symbol of one socket. A new object per (re)subscription, so stale deferred joins can tell. */
+/** One held symbol of one socket. A new object per (re)subscription, so stale deferred work can tell. */
 interface Subscription {
-  tierMs: number;
+  readonly tierMs: number;
+  /** False until the socket may get quotes for it without repeating its snapshot. */
+  ready: boolean;
 }
 
 /** What the gateway keeps per viewer socket. */
 export interface ViewerData {
   subs: Map<string, Subscription>;
+  /** Per tier (ms), the subscription-set group the socket receives its quotes through. */
+  groups: Map<number, QuoteGroup>;
 }
 
 export type ViewerSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ViewerData>;
@@ -88,17 +92,40 @@ export class SubscriptionService {
     const snapshots: Snapshot[] = [];
     const trades: TradeBatch[] = [];
     const gaps: string[] = [];
+    const held: [string, Subscription, Snapshot][] = [];
+    const moved = new Set<number>();
+    let dirty = false;
     for (const symbol of symbols) {
       const i = this.market.indexOf(symbol);
       const snapshot = this.market.snapshot(i);
       snapshots.push(snapshot);
-      this.hold(socket, symbol, i, k, tierMs, snapshot);
+      const previous = subs.get(symbol);
+      if (previous && previous.tierMs !== tierMs) {
+        moved.add(previous.tierMs);
+        void socket.leave(quoteRoom(symbol, previous.tierMs));
+      }
+      const sub: Subscription = { tierMs, ready: false };
+      subs.set(symbol, sub);
+      void socket.join(quoteRoom(symbol, tierMs));
+      this.joinTrades(socket, symbol, i, sub, snapshot.tradeSeq);
+      held.push([symbol, sub, snapshot]);
+      dirty ||= this.throttler.isDirty(k, i);
       const since = req.since?.[symbol];
       if (since !== undefined) {
         const missed = this.market.tradesAfter(i, since);
         if (missed === null) gaps.push(symbol);
         else if (missed.length > 0) trades.push({ symbol, trades: missed });
       }
+    }
+    for (const tier of moved) this.sync(socket, tier);
+    if (!dirty) {
+      for (const [, sub] of held) sub.ready = true;
+      this.sync(socket, tierMs);
+    } else {
+      // The tier's next flush would repeat what the snapshots say: receive these symbols from the
+      // flush after it, and get right after it only what moved past each snapshot.
+      this.sync(socket, tierMs);
+      this.throttler.afterNextFlush(k, () => this.ready(socket, tierMs, held));
     }
     return { ok: true, throttleMs: tierMs, snapshots, trades, gaps };
   }
@@ -110,15 +137,25 @@ export class SubscriptionService {
     const unknown = this.rejectUnknown(symbols);
     if (unknown) return unknown;
     const removed: string[] = [];
+    const tiers = new Set<number>();
     for (const symbol of symbols) {
       const sub = socket.data.subs.get(symbol);
       if (!sub) continue;
       socket.data.subs.delete(symbol);
       void socket.leave(quoteRoom(symbol, sub.tierMs));
       void socket.leave(tradeRoom(symbol));
+      tiers.add(sub.tierMs);
       removed.push(symbol);
     }
+    for (const tier of tiers) this.sync(socket, tier);
     return { ok: true, symbols: removed };
+  }
+
+  /** Forgets a disconnected socket's groups (Socket.IO empties its rooms by itself). */
+  release(socket: ViewerSocket): void {
+    for (const group of socket.data.groups.values()) this.throttler.leave(group);
+    socket.data.groups.clear();
+    socket.data.subs.clear();
   }
 
   private rejectUnknown(symbols: string[]): { ok: false; error: ErrorBody } | null {
@@ -131,44 +168,63 @@ export class SubscriptionService {
     });
   }
 
-  /** Puts the socket in the rooms of one symbol at tier `k`, given the snapshot it was just sent. */
-  private hold(socket: ViewerSocket, symbol: string, i: number, k: number, tierMs: number, snapshot: Snapshot): void {
-    const subs = socket.data.subs;
-    const previous = subs.get(symbol);
-    if (previous) void socket.leave(quoteRoom(symbol, previous.tierMs));
-    void socket.leave(tradeRoom(symbol));
-    const sub: Subscription = { tierMs };
-    subs.set(symbol, sub);
-    const current = () => socket.connected && subs.get(symbol) === sub;
-
-    // Trades queued for the next flush are at or below the snapshot's tradeSeq: join after it,
-    // then send what came after the snapshot in the meantime.
-    const qRoom = quoteRoom(symbol, tierMs);
-    const tRoom = tradeRoom(symbol);
+  /**
+   * Trades queued for the next flush are at or below the snapshot's tradeSeq: join the trade room
+   * after that flush, then send what came after the snapshot in the meantime.
+   */
+  private joinTrades(socket: ViewerSocket, symbol: string, i: number, sub: Subscription, tradeSeq: number): void {
+    const room = tradeRoom(symbol);
+    void socket.leave(room);
     if (!this.throttler.hasPendingTrades(i)) {
-      void socket.join(tRoom);
-    } else {
-      this.throttler.afterNextFlush(0, () => {
-        if (!current()) return;
-        void socket.join(tRoom);
-        const missed = this.market.tradesAfter(i, snapshot.tradeSeq);
-        if (missed && missed.length > 0) socket.emit('trades', { symbol, trades: missed });
-      });
+      void socket.join(room);
+      return;
     }
-    // Likewise the tier's next flush would repeat the snapshot's seq: join after it.
-    if (!this.throttler.isDirty(k, i)) {
-      void socket.join(qRoom);
-    } else {
-      this.throttler.afterNextFlush(k, () => {
-        if (!current()) return;
-        void socket.join(qRoom);
-        const seq = this.market.seqAt(i);
-        if (seq > snapshot.seq) {
-          const quote = this.market.quoteState(i) as Quote;
-          quote.conflated = seq - snapshot.seq;
-          socket.emit('quotes', [quote]);
-        }
-      });
+    this.throttler.afterNextFlush(0, () => {
+      if (!socket.connected || socket.data.subs.get(symbol) !== sub) return;
+      void socket.join(room);
+      const missed = this.market.tradesAfter(i, tradeSeq);
+      if (missed && missed.length > 0) socket.emit('trades', { symbol, trades: missed });
+    });
+  }
+
+  /** After a deferring flush: the held symbols become ready, with a catch-up quote where they moved. */
+  private ready(socket: ViewerSocket, tierMs: number, held: [string, Subscription, Snapshot][]): void {
+    if (!socket.connected) return;
+    const catchUp: Quote[] = [];
+    for (const [symbol, sub, snapshot] of held) {
+      if (socket.data.subs.get(symbol) !== sub) continue;
+      sub.ready = true;
+      const i = this.market.indexOf(symbol);
+      const seq = this.market.seqAt(i);
+      if (seq > snapshot.seq) {
+        const quote = this.market.quoteState(i) as Quote;
+        quote.conflated = seq - snapshot.seq;
+        catchUp.push(quote);
+      }
+    }
+    this.sync(socket, tierMs);
+    if (catchUp.length > 0) socket.emit('quotes', catchUp);
+  }
+
+  /** Moves the socket into the group of the ready symbols it holds at `tierMs`, if that changed. */
+  private sync(socket: ViewerSocket, tierMs: number): void {
+    const wanted: number[] = [];
+    for (const [symbol, sub] of socket.data.subs) {
+      if (sub.tierMs === tierMs && sub.ready) wanted.push(this.market.indexOf(symbol));
+    }
+    wanted.sort((a, b) => a - b);
+    const groups = socket.data.groups;
+    const current = groups.get(tierMs);
+    if (current && current.symbols.length === wanted.length && current.symbols.every((i, n) => i === wanted[n])) return;
+    if (current) {
+      this.throttler.leave(current);
+      void socket.leave(current.room);
+      groups.delete(tierMs);
+    }
+    if (wanted.length > 0) {
+      const group = this.throttler.join(this.throttler.tierIndex(tierMs), wanted);
+      void socket.join(group.room);
+      groups.set(tierMs, group);
     }
   }
 }

@@ -50,8 +50,20 @@ describe(Throttler.name, () => {
     vi.useRealTimers();
   });
 
+  /** `members` sockets holding `symbols` at `tierMs`; returns their group's room. */
+  const hold = (tierMs: number, symbols: string[], members = 1) => {
+    let room = '';
+    for (let m = 0; m < members; m++) {
+      room = throttler.join(
+        throttler.tierIndex(tierMs),
+        symbols.map((s) => market.indexOf(s)),
+      ).room;
+    }
+    return room;
+  };
+
   it('merges the ticks of one window into one quote with the last price and the window folded into the day', () => {
-    rooms.sizes.set(quoteRoom('AAPL', 250), 3);
+    const aapl = hold(250, ['AAPL'], 3);
     const prices = [100, 104, 97, 101, 102];
     prices.forEach((p, k) => market.applyTick(tick('AAPL', p, T0 + k, 10 * (k + 1))));
     vi.advanceTimersByTime(249);
@@ -59,7 +71,7 @@ describe(Throttler.name, () => {
     vi.advanceTimersByTime(1);
     expect(rooms.sent).toHaveLength(1);
     const [{ room, quotes }] = rooms.sent as [{ room: string; quotes: Quote[] }];
-    expect(room).toBe('q:AAPL:250');
+    expect(room).toBe(aapl);
     expect(quotes).toHaveLength(1);
     expect(quotes[0]).toMatchObject({
       symbol: 'AAPL',
@@ -77,15 +89,39 @@ describe(Throttler.name, () => {
     expect(throttler.stats).toMatchObject({ quoteBroadcasts: 1, quotesDelivered: 3 });
   });
 
-  it('sends nothing for a symbol without ticks, and nothing to an empty room', () => {
-    rooms.sizes.set(quoteRoom('AAPL', 250), 1);
-    market.applyTick(tick('MSFT', 400, T0)); // MSFT moves, but its room is empty
+  it('sends nothing for a symbol without ticks, and nothing for a symbol nobody holds', () => {
+    hold(250, ['AAPL']);
+    const group = throttler.join(throttler.tierIndex(100), [market.indexOf('MSFT')]);
+    throttler.leave(group); // MSFT's only holder left
+    expect(throttler.groupCount(throttler.tierIndex(100))).toBe(0);
+    market.applyTick(tick('MSFT', 400, T0));
     vi.advanceTimersByTime(1000);
     expect(rooms.sent).toEqual([]);
   });
 
+  it('packs the changed symbols of a subscription set into one frame per group, built once per symbol', () => {
+    const both = hold(100, ['MSFT', 'AAPL'], 2);
+    const same = hold(100, ['AAPL', 'MSFT']); // same set, other order: the same group
+    const one = hold(100, ['AAPL']);
+    expect(same).toBe(both);
+    expect(throttler.groupCount(throttler.tierIndex(100))).toBe(2);
+    market.applyTick(tick('AAPL', 100, T0));
+    market.applyTick(tick('MSFT', 400, T0));
+    market.applyTick(tick('BTC-USD', 60000, T0)); // held by nobody
+    vi.advanceTimersByTime(100);
+    expect(rooms.sent.map((s) => [s.room, s.quotes.map((q) => q.symbol)])).toEqual([
+      [both, ['AAPL', 'MSFT']],
+      [one, ['AAPL']],
+    ]);
+    expect(rooms.sent[0]!.quotes[0]).toBe(rooms.sent[1]!.quotes[0]);
+    expect(throttler.stats).toMatchObject({ quoteBroadcasts: 2, quotesDelivered: 2 * 3 + 1 });
+    market.applyTick(tick('MSFT', 401, T0 + 1));
+    vi.advanceTimersByTime(100);
+    expect(rooms.sent.slice(2).map((s) => [s.room, s.quotes.map((q) => q.symbol)])).toEqual([[both, ['MSFT']]]);
+  });
+
   it('sends at most one quote per symbol per interval, each newer, and counts what it merged', () => {
-    rooms.sizes.set(quoteRoom('AAPL', 100), 1);
+    hold(100, ['AAPL']);
     for (let k = 0; k < 100; k++) {
       market.applyTick(tick('AAPL', 100 + k / 100, T0 + k * 10));
       vi.advanceTimersByTime(10);
@@ -98,14 +134,14 @@ describe(Throttler.name, () => {
   });
 
   it('keeps tiers independent: each tier counts its own conflation', () => {
-    rooms.sizes.set(quoteRoom('BTC-USD', 100), 1);
-    rooms.sizes.set(quoteRoom('BTC-USD', 1000), 1);
+    const fastRoom = hold(100, ['BTC-USD']);
+    const slowRoom = hold(1000, ['BTC-USD']);
     for (let k = 0; k < 20; k++) {
       market.applyTick(tick('BTC-USD', 60000 + k, T0 + k * 50));
       vi.advanceTimersByTime(50);
     }
-    const fast = rooms.sent.filter((s) => s.room === 'q:BTC-USD:100');
-    const slow = rooms.sent.filter((s) => s.room === 'q:BTC-USD:1000');
+    const fast = rooms.sent.filter((s) => s.room === fastRoom);
+    const slow = rooms.sent.filter((s) => s.room === slowRoom);
     expect(fast).toHaveLength(10);
     expect(slow).toHaveLength(1);
     expect(slow[0]!.quotes[0]).toMatchObject({ seq: 20, conflated: 20, last: 60019 });
