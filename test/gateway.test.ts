@@ -224,6 +224,10 @@ describe('gateway: /market quotes, REST snapshots', () => {
       ok: false,
       error: { code: 'UNKNOWN_SYMBOL' },
     });
+    // Without an ack callback, with extra arguments, or an event nobody handles: no reply, no harm.
+    (socket as unknown as { emit: (...args: unknown[]) => void }).emit('subscribe', { symbols: ['NOPE'] });
+    (socket as unknown as { emit: (...args: unknown[]) => void }).emit('subscribe', { symbols: ['NOPE'] }, 1, () => {});
+    (socket as unknown as { emit: (...args: unknown[]) => void }).emit('nonsense', { a: 1 });
     await sleep(300);
     expect(got).toEqual([]); // nothing refused was subscribed
 

@@ -8,6 +8,7 @@ import { AppModule } from './app.module.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
 import { HttpErrorFilter } from './ops/http-error.filter.js';
 import { setupOpenApi } from './ops/openapi.js';
+import { LeanIoAdapter } from './stream/lean-io.adapter.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 const STATIC_DIR = fileURLToPath(new URL('../../frontend/dist', import.meta.url));
@@ -18,6 +19,7 @@ async function bootstrap(config: AppConfig): Promise<void> {
     colors: Boolean(process.stdout.isTTY),
   });
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger });
+  app.useWebSocketAdapter(new LeanIoAdapter(app));
   app.useGlobalFilters(new HttpErrorFilter());
   app.enableShutdownHooks();
   setupOpenApi(app);

@@ -24,7 +24,10 @@ export const LIMITS = {
   tradeHistory: 1000,
 } as const;
 
-/** Room a socket joins to receive conflated quotes of one symbol at one tier. */
+/**
+ * Per-symbol quote room name. The gateway delivers quotes through subscription-set rooms
+ * (`g:{TIER}:{id}`, one frame per set per flush) instead; the baseline peers in bench/ use these.
+ */
 export function quoteRoom(symbol: string, tierMs: number): string {
   return `q:${symbol}:${tierMs}`;
 }

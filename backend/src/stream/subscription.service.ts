@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   ErrorCode,
-  quoteRoom,
   SubscribeRequestSchema,
   tradeRoom,
   UnsubscribeRequestSchema,
@@ -50,10 +49,12 @@ function badRequest(error: z.ZodError): { ok: false; error: ErrorBody } {
 }
 
 /**
- * Subscribe and unsubscribe, for the `/market` gateway: validates, moves the socket between
- * rooms, and answers with snapshots. A socket joins a quote room only when the room's next flush
- * cannot repeat what its snapshot already says, so every quote it receives is newer than its
- * snapshot (and every trade newer than the snapshot's `tradeSeq`), each exactly once.
+ * Subscribe and unsubscribe, for the `/market` gateway: validates, answers with snapshots, and
+ * moves the socket between rooms: per tier the subscription-set group room `g:{TIER}:{id}` its
+ * quotes come through, and per symbol the trade room `t:{SYMBOL}`. A socket enters a room only
+ * when the room's next flush cannot repeat what its snapshot already says, so every quote it
+ * receives is newer than its snapshot (and every trade newer than the snapshot's `tradeSeq`),
+ * each exactly once.
  */
 @Injectable()
 export class SubscriptionService {
@@ -100,13 +101,9 @@ export class SubscriptionService {
       const snapshot = this.market.snapshot(i);
       snapshots.push(snapshot);
       const previous = subs.get(symbol);
-      if (previous && previous.tierMs !== tierMs) {
-        moved.add(previous.tierMs);
-        void socket.leave(quoteRoom(symbol, previous.tierMs));
-      }
+      if (previous && previous.tierMs !== tierMs) moved.add(previous.tierMs);
       const sub: Subscription = { tierMs, ready: false };
       subs.set(symbol, sub);
-      void socket.join(quoteRoom(symbol, tierMs));
       this.joinTrades(socket, symbol, i, sub, snapshot.tradeSeq);
       held.push([symbol, sub, snapshot]);
       dirty ||= this.throttler.isDirty(k, i);
@@ -142,7 +139,6 @@ export class SubscriptionService {
       const sub = socket.data.subs.get(symbol);
       if (!sub) continue;
       socket.data.subs.delete(symbol);
-      void socket.leave(quoteRoom(symbol, sub.tierMs));
       void socket.leave(tradeRoom(symbol));
       tiers.add(sub.tierMs);
       removed.push(symbol);

@@ -1,11 +1,4 @@
-import {
-  DEFAULT_INSTRUMENTS,
-  quoteRoom,
-  tradeRoom,
-  type FeedTick,
-  type Quote,
-  type TradeBatch,
-} from '@tickdeck/protocol';
+import { DEFAULT_INSTRUMENTS, tradeRoom, type FeedTick, type Quote, type TradeBatch } from '@tickdeck/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MarketState } from '../market/market-state.js';
 import { Throttler, type Broadcaster } from './throttler.js';
