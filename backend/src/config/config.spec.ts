@@ -14,7 +14,7 @@ describe(loadConfig.name, () => {
       historySeconds: 900,
       tradeHistory: 1000,
     });
-    expect(c.feed.rate).toBe(300);
+    expect(c.feed).toMatchObject({ rate: 300, volatility: 1, tradeProbability: 0.3 });
     expect(c.symbols).toHaveLength(20);
   });
 
@@ -45,6 +45,7 @@ describe(loadConfig.name, () => {
     [{ DEFAULT_THROTTLE_MS: '300' }, 'DEFAULT_THROTTLE_MS'],
     [{ SYMBOLS: 'AAPL,NOPE' }, 'SYMBOLS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ FEED_TRADE_PROBABILITY: '1.5' }, 'FEED_TRADE_PROBABILITY'],
   ])('refuses %o naming %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid configuration:\\n  ${name}=`));

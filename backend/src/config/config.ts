@@ -35,6 +35,7 @@ const EnvSchema = z
     FEED_RATE: z.coerce.number().positive().max(1_000_000).default(300),
     FEED_SEED: int(0, 2 ** 32 - 1).optional(),
     FEED_VOLATILITY: z.coerce.number().positive().max(100).default(1),
+    FEED_TRADE_PROBABILITY: z.coerce.number().min(0).max(1).default(0.3),
     SYMBOLS: list(
       z.string().refine((s) => KNOWN_SYMBOLS.has(s), { message: `must be among ${[...KNOWN_SYMBOLS].join(',')}` }),
     ).optional(),
@@ -67,6 +68,8 @@ export interface AppConfig {
     rate: number;
     seed: number;
     volatility: number;
+    /** Share of the simulator's ticks that are trades (0..1). */
+    tradeProbability: number;
   };
   /** Symbols this gateway carries (its universe). */
   symbols: string[];
@@ -108,7 +111,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
-    feed: { rate: e.FEED_RATE, seed: e.FEED_SEED ?? Date.now() >>> 0, volatility: e.FEED_VOLATILITY },
+    feed: {
+      rate: e.FEED_RATE,
+      seed: e.FEED_SEED ?? Date.now() >>> 0,
+      volatility: e.FEED_VOLATILITY,
+      tradeProbability: e.FEED_TRADE_PROBABILITY,
+    },
     symbols: e.SYMBOLS ? [...new Set(e.SYMBOLS)] : DEFAULT_INSTRUMENTS.map((i) => i.symbol),
     throttleTiersMs: tiers,
     defaultThrottleMs: e.DEFAULT_THROTTLE_MS,

@@ -21,12 +21,13 @@ export class EmbeddedFeedService implements OnApplicationBootstrap, OnApplicatio
   ) {}
 
   onApplicationBootstrap(): void {
-    const { rate, seed, volatility } = this.config.feed;
+    const { rate, seed, volatility, tradeProbability } = this.config.feed;
     const start = Date.now();
     const sim = new MarketSimulator({
       seed,
       rate,
       volatility,
+      tradeProbability,
       instruments: instrumentsOf(this.config),
       startTime: start,
     });

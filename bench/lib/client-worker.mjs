@@ -1,0 +1,133 @@
+// Entry of one load-generating child process (forked by client-pool.mjs). It holds a share of the
+// lean clients and answers the parent's commands over IPC:
+//   connect {host, port, count, symbolSets, firstIndex, throttleMs, sampleEvery, transport, concurrency}
+//   start                      reset the counters: a measurement window begins
+//   stop                       report the counters since `start`
+//   drop {count}               close the newest `count` clients
+//   close                      close every client and exit
+// It exits by itself when the parent goes away, so a crashed harness leaves no load running.
+import { LeanClient } from './lean-client.mjs';
+import { LatencyHistogram } from './stats.mjs';
+
+/** @type {LeanClient[]} */
+const clients = [];
+/** @type {import('./lean-client.mjs').Counters} */
+const counters = {
+  frames: 0,
+  bytes: 0,
+  quoteFrames: 0,
+  quotes: 0,
+  tradeFrames: 0,
+  otherFrames: 0,
+  pings: 0,
+  disconnects: 0,
+  sampledFrames: 0,
+  latency: new LatencyHistogram(),
+};
+let windowStart = 0;
+let cpuAtStart = process.cpuUsage();
+
+function resetCounters() {
+  for (const key of /** @type {(keyof typeof counters)[]} */ (Object.keys(counters))) {
+    if (key !== 'latency') /** @type {any} */ (counters)[key] = 0;
+  }
+  counters.latency.reset();
+  windowStart = performance.now();
+  cpuAtStart = process.cpuUsage();
+}
+
+/**
+ * @param {{ host: string, port: number, count: number, symbolSets: string[][], firstIndex: number,
+ *   throttleMs: number, sampleEvery: number, transport: 'ws' | 'raw', concurrency: number, timeoutMs: number, deadlineMs: number }} req
+ */
+async function connect(req) {
+  let next = 0;
+  let ok = 0;
+  /** @type {string[]} */
+  const errors = [];
+  const started = performance.now();
+  // A server that is drowning (the naive peer) must not stretch the connect phase without end.
+  const deadline = started + req.deadlineMs;
+  const one = async () => {
+    while (next < req.count && performance.now() < deadline) {
+      const i = next++;
+      const client = new LeanClient({
+        host: req.host,
+        port: req.port,
+        symbols: req.symbolSets[(req.firstIndex + i) % req.symbolSets.length],
+        throttleMs: req.throttleMs,
+        sampleEvery: req.sampleEvery,
+        transport: req.transport,
+        counters,
+        timeoutMs: req.timeoutMs,
+      });
+      try {
+        await client.connect();
+        clients.push(client);
+        ok += 1;
+      } catch (err) {
+        if (errors.length < 5) errors.push(/** @type {Error} */ (err).message);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(req.concurrency, req.count)) }, one));
+  return { connected: ok, failed: req.count - ok, errors, total: clients.length, ms: performance.now() - started };
+}
+
+function report() {
+  const elapsedMs = performance.now() - windowStart;
+  const cpu = process.cpuUsage(cpuAtStart);
+  const { latency, ...counts } = counters;
+  return {
+    ...counts,
+    elapsedMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    sysMs: cpu.system / 1000,
+    clients: clients.length,
+    open: clients.filter((c) => c.state === 'subscribed').length,
+    latency: latency.toSparse(),
+  };
+}
+
+function closeAll() {
+  for (const c of clients) c.close();
+  clients.length = 0;
+}
+
+process.on('message', async (/** @type {any} */ msg) => {
+  const reply = (/** @type {Record<string, unknown>} */ body) => process.send?.({ id: msg.id, ...body });
+  try {
+    switch (msg.cmd) {
+      case 'connect':
+        reply(await connect(msg));
+        break;
+      case 'start':
+        resetCounters();
+        reply({});
+        break;
+      case 'stop':
+        reply(report());
+        break;
+      case 'drop': {
+        const gone = clients.splice(Math.max(0, clients.length - msg.count));
+        for (const c of gone) c.close();
+        reply({ dropped: gone.length, total: clients.length });
+        break;
+      }
+      case 'close':
+        closeAll();
+        reply({});
+        setTimeout(() => process.exit(0), 50);
+        break;
+      default:
+        reply({ error: `unknown command ${msg.cmd}` });
+    }
+  } catch (err) {
+    reply({ error: /** @type {Error} */ (err).stack ?? String(err) });
+  }
+});
+
+process.on('disconnect', () => {
+  closeAll();
+  process.exit(0);
+});

@@ -1,0 +1,249 @@
+// Shared by the BASELINE peers in this folder (not the product): configuration from the same
+// environment variables as the gateway, the same simulator driven the same way as the gateway's
+// embedded feed, and a small market book producing the protocol's `Quote` shape. Each peer adds
+// only its delivery path, which is the thing being compared.
+import {
+  DEFAULT_INSTRUMENTS,
+  DEFAULT_THROTTLE_MS,
+  DEFAULT_THROTTLE_TIERS_MS,
+  quoteRoom,
+  tradeRoom,
+} from '@tickdeck/protocol';
+import { MarketSimulator } from '@tickdeck/simulator';
+
+/** @typedef {import('@tickdeck/protocol').Quote} Quote */
+/** @typedef {import('@tickdeck/protocol').Trade} Trade */
+/** @typedef {import('@tickdeck/protocol').FeedTick} FeedTick */
+/** @typedef {import('@tickdeck/protocol').FeedTrade} FeedTrade */
+
+/** Same cadence as the gateway's embedded feed (backend/src/feed/embedded-feed.service.ts). */
+const STEP_MS = 20;
+const DAY_MS = 86_400_000;
+
+/** @param {string} name */
+export function peerConfig(name) {
+  const env = process.env;
+  const num = (/** @type {string} */ key, /** @type {number} */ dflt) => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return dflt;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) {
+      console.error(`${name}: ${key}=${JSON.stringify(raw)} is not a number >= 0`);
+      process.exit(1);
+    }
+    return n;
+  };
+  const tiers = (env.THROTTLE_TIERS_MS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number);
+  return {
+    name,
+    port: num('PORT', 0),
+    // Baselines listen on loopback only, whatever HOST says otherwise.
+    host: '127.0.0.1',
+    feedRate: num('FEED_RATE', 300),
+    feedSeed: num('FEED_SEED', 1),
+    /** Not a gateway variable (yet): the harness sets it only when asked to, for every server alike. */
+    tradeProbability: env.FEED_TRADE_PROBABILITY ? num('FEED_TRADE_PROBABILITY', 0.3) : undefined,
+    tiers: (tiers.length > 0 && tiers.every((t) => Number.isInteger(t) && t > 0)
+      ? tiers
+      : [...DEFAULT_THROTTLE_TIERS_MS]
+    ).sort((a, b) => a - b),
+  };
+}
+
+/** Per-symbol market state, struct-of-arrays like the gateway's MarketState, minus history rings. */
+export class PeerMarket {
+  constructor() {
+    this.symbols = DEFAULT_INSTRUMENTS.map((i) => i.symbol);
+    const n = this.symbols.length;
+    /** @type {Map<string, number>} */
+    this.index = new Map(this.symbols.map((s, i) => [s, i]));
+    this.seqs = new Float64Array(n);
+    this.tss = new Float64Array(n);
+    this.lasts = new Float64Array(n);
+    this.bids = new Float64Array(n);
+    this.asks = new Float64Array(n);
+    this.opens = new Float64Array(n);
+    this.highs = new Float64Array(n);
+    this.lows = new Float64Array(n);
+    this.volumes = new Float64Array(n);
+    this.dayEnds = new Float64Array(n);
+    this.tradeSeqs = new Float64Array(n);
+    DEFAULT_INSTRUMENTS.forEach((inst, i) => {
+      const p = inst.startPrice;
+      this.lasts[i] = this.bids[i] = this.asks[i] = this.opens[i] = this.highs[i] = this.lows[i] = p;
+    });
+  }
+
+  /** @param {FeedTick} tick @returns {number} the symbol's index, -1 if unknown */
+  applyTick(tick) {
+    const i = this.index.get(tick.symbol);
+    if (i === undefined) return -1;
+    const ts = tick.ts;
+    const last = tick.last;
+    if (ts >= this.dayEnds[i]) {
+      this.opens[i] = this.highs[i] = this.lows[i] = last;
+      this.volumes[i] = 0;
+      this.dayEnds[i] = ts - (ts % DAY_MS) + DAY_MS;
+    } else if (last > this.highs[i]) this.highs[i] = last;
+    else if (last < this.lows[i]) this.lows[i] = last;
+    this.seqs[i] += 1;
+    this.tss[i] = ts;
+    this.lasts[i] = last;
+    this.bids[i] = tick.bid;
+    this.asks[i] = tick.ask;
+    this.volumes[i] += tick.volume ?? 0;
+    return i;
+  }
+
+  /** @param {FeedTrade} input @returns {{ index: number, trade: Trade } | null} */
+  applyTrade(input) {
+    const i = this.index.get(input.symbol);
+    if (i === undefined) return null;
+    const seq = ++this.tradeSeqs[i];
+    return {
+      index: i,
+      trade: {
+        id: input.id ?? `${input.symbol}-${seq}`,
+        seq,
+        ts: input.ts,
+        price: input.price,
+        size: input.size,
+        side: input.side,
+      },
+    };
+  }
+
+  /** @param {number} i @param {number} conflated @returns {Quote} */
+  quote(i, conflated) {
+    const last = this.lasts[i];
+    const open = this.opens[i];
+    const change = last - open;
+    return {
+      symbol: this.symbols[i],
+      seq: this.seqs[i],
+      ts: this.tss[i],
+      last,
+      bid: this.bids[i],
+      ask: this.asks[i],
+      open,
+      high: this.highs[i],
+      low: this.lows[i],
+      volume: this.volumes[i],
+      change: Math.round(change * 1e8) / 1e8,
+      changePct: open > 0 ? Math.round((change / open) * 1e6) / 1e4 : 0,
+      conflated,
+    };
+  }
+
+  /** @param {number} i */
+  snapshot(i) {
+    const { conflated: _unused, ...state } = this.quote(i, 0);
+    return { ...state, tradeSeq: this.tradeSeqs[i] };
+  }
+}
+
+/**
+ * Runs the simulator exactly as the gateway's embedded feed does: wall-clock driven, caught up
+ * every 20 ms, so every tick's `ts` is the real time it was produced.
+ * @param {{ feedRate: number, feedSeed: number, tradeProbability?: number }} cfg
+ * @param {{ tick(t: FeedTick): void, trade(t: FeedTrade): void }} sink
+ */
+export function startFeed(cfg, sink) {
+  const start = Date.now();
+  const sim = new MarketSimulator({
+    seed: cfg.feedSeed,
+    rate: cfg.feedRate,
+    startTime: start,
+    tradeProbability: cfg.tradeProbability,
+  });
+  const timer = setInterval(() => sim.advanceTo(Date.now() - start, sink), STEP_MS);
+  return () => clearInterval(timer);
+}
+
+/**
+ * The gateway's conflating throttler logic, transport-agnostic: one timer per tier; at each
+ * flush every symbol that moved since that tier's previous flush and whose room has members gets
+ * one quote; trades queue per symbol and go out at every flush of the fastest tier.
+ * @param {PeerMarket} market
+ * @param {number[]} tiers sorted ascending
+ * @param {{ members(room: string): number, quotes(room: string, quotes: Quote[]): void, trades(room: string, batch: { symbol: string, trades: Trade[] }): void }} out
+ */
+export function startThrottler(market, tiers, out) {
+  const n = market.symbols.length;
+  const flushed = tiers.map(() => new Float64Array(n));
+  const rooms = tiers.map((t) => market.symbols.map((s) => quoteRoom(s, t)));
+  const tradeRooms = market.symbols.map((s) => tradeRoom(s));
+  /** @type {(Trade[] | null)[]} */
+  const pendingTrades = market.symbols.map(() => null);
+
+  const flush = (/** @type {number} */ k) => {
+    if (k === 0) {
+      for (let i = 0; i < n; i += 1) {
+        const trades = pendingTrades[i];
+        if (!trades) continue;
+        pendingTrades[i] = null;
+        if (out.members(tradeRooms[i]) === 0) continue;
+        out.trades(tradeRooms[i], { symbol: market.symbols[i], trades });
+      }
+    }
+    const seen = flushed[k];
+    for (let i = 0; i < n; i += 1) {
+      const seq = market.seqs[i];
+      const prev = seen[i];
+      if (seq === prev) continue;
+      seen[i] = seq;
+      if (out.members(rooms[k][i]) === 0) continue;
+      out.quotes(rooms[k][i], [market.quote(i, seq - prev)]);
+    }
+  };
+  const timers = tiers.map((ms, k) => setInterval(() => flush(k), ms));
+  return {
+    /** @param {number} i @param {Trade} trade */
+    tradeApplied(i, trade) {
+      const q = pendingTrades[i];
+      if (q) q.push(trade);
+      else pendingTrades[i] = [trade];
+    },
+    stop() {
+      for (const t of timers) clearInterval(t);
+    },
+  };
+}
+
+/**
+ * Checks a subscribe payload the way the gateway does for the cases the harness can hit.
+ * @param {unknown} body @param {PeerMarket} market @param {number[]} tiers
+ * @returns {{ ok: true, symbols: string[], tierMs: number } | { ok: false, error: { code: string, message: string } }}
+ */
+export function parseSubscribe(body, market, tiers) {
+  const req = /** @type {{ symbols?: unknown, throttleMs?: unknown }} */ (body ?? {});
+  if (!Array.isArray(req.symbols) || req.symbols.length === 0 || !req.symbols.every((s) => typeof s === 'string')) {
+    return { ok: false, error: { code: 'BAD_REQUEST', message: 'symbols: expected a non-empty array of strings' } };
+  }
+  const symbols = [...new Set(req.symbols.map((s) => s.trim().toUpperCase()))];
+  const unknown = symbols.filter((s) => !market.index.has(s));
+  if (unknown.length > 0)
+    return { ok: false, error: { code: 'UNKNOWN_SYMBOL', message: `unknown: ${unknown.join(', ')}` } };
+  const tierMs = req.throttleMs === undefined ? DEFAULT_THROTTLE_MS : req.throttleMs;
+  if (typeof tierMs !== 'number' || !tiers.includes(tierMs)) {
+    return { ok: false, error: { code: 'BAD_THROTTLE', message: `throttleMs must be one of ${tiers.join(', ')}` } };
+  }
+  return { ok: true, symbols, tierMs };
+}
+
+/** Ends the process on the usual signals, after `cleanup`. @param {() => void} cleanup */
+export function exitOnSignals(cleanup) {
+  for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+    process.once(sig, () => {
+      try {
+        cleanup();
+      } finally {
+        process.exit(0);
+      }
+    });
+  }
+}
