@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -39,9 +39,14 @@ try {
   );
   if (sources > built) {
     console.log('building the dashboard (frontend/dist is missing or older than its sources)');
-    run(require.resolve('vite/bin/vite.js'), ['build', '--logLevel', 'warn', join(root, 'frontend')]);
+    run(join(dirname(require.resolve('vite/package.json')), 'bin/vite.js'), [
+      'build',
+      '--logLevel',
+      'warn',
+      join(root, 'frontend'),
+    ]);
   }
-} catch {
-  console.error('tickdeck: the build failed (see above)');
+} catch (err) {
+  console.error(`tickdeck: the build failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
