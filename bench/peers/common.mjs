@@ -6,10 +6,12 @@ import {
   DEFAULT_INSTRUMENTS,
   DEFAULT_THROTTLE_MS,
   DEFAULT_THROTTLE_TIERS_MS,
+  LIMITS,
   quoteRoom,
   tradeRoom,
 } from '@tickdeck/protocol';
 import { MarketSimulator } from '@tickdeck/simulator';
+import { MarketState } from '../../backend/dist/market/market-state.js';
 
 /** @typedef {import('@tickdeck/protocol').Quote} Quote */
 /** @typedef {import('@tickdeck/protocol').Trade} Trade */
@@ -18,7 +20,6 @@ import { MarketSimulator } from '@tickdeck/simulator';
 
 /** Same cadence as the gateway's embedded feed (backend/src/feed/embedded-feed.service.ts). */
 const STEP_MS = 20;
-const DAY_MS = 86_400_000;
 
 /** @param {string} name */
 export function peerConfig(name) {
@@ -54,95 +55,20 @@ export function peerConfig(name) {
   };
 }
 
-/** Per-symbol market state, struct-of-arrays like the gateway's MarketState, minus history rings. */
-export class PeerMarket {
+/**
+ * The gateway's own MarketState (from backend/dist), so every peer pays exactly what the gateway
+ * pays to keep the market; only the delivery path differs.
+ */
+export class PeerMarket extends MarketState {
   constructor() {
-    this.symbols = DEFAULT_INSTRUMENTS.map((i) => i.symbol);
-    const n = this.symbols.length;
-    /** @type {Map<string, number>} */
-    this.index = new Map(this.symbols.map((s, i) => [s, i]));
-    this.seqs = new Float64Array(n);
-    this.tss = new Float64Array(n);
-    this.lasts = new Float64Array(n);
-    this.bids = new Float64Array(n);
-    this.asks = new Float64Array(n);
-    this.opens = new Float64Array(n);
-    this.highs = new Float64Array(n);
-    this.lows = new Float64Array(n);
-    this.volumes = new Float64Array(n);
-    this.dayEnds = new Float64Array(n);
-    this.tradeSeqs = new Float64Array(n);
-    DEFAULT_INSTRUMENTS.forEach((inst, i) => {
-      const p = inst.startPrice;
-      this.lasts[i] = this.bids[i] = this.asks[i] = this.opens[i] = this.highs[i] = this.lows[i] = p;
-    });
-  }
-
-  /** @param {FeedTick} tick @returns {number} the symbol's index, -1 if unknown */
-  applyTick(tick) {
-    const i = this.index.get(tick.symbol);
-    if (i === undefined) return -1;
-    const ts = tick.ts;
-    const last = tick.last;
-    if (ts >= this.dayEnds[i]) {
-      this.opens[i] = this.highs[i] = this.lows[i] = last;
-      this.volumes[i] = 0;
-      this.dayEnds[i] = ts - (ts % DAY_MS) + DAY_MS;
-    } else if (last > this.highs[i]) this.highs[i] = last;
-    else if (last < this.lows[i]) this.lows[i] = last;
-    this.seqs[i] += 1;
-    this.tss[i] = ts;
-    this.lasts[i] = last;
-    this.bids[i] = tick.bid;
-    this.asks[i] = tick.ask;
-    this.volumes[i] += tick.volume ?? 0;
-    return i;
-  }
-
-  /** @param {FeedTrade} input @returns {{ index: number, trade: Trade } | null} */
-  applyTrade(input) {
-    const i = this.index.get(input.symbol);
-    if (i === undefined) return null;
-    const seq = ++this.tradeSeqs[i];
-    return {
-      index: i,
-      trade: {
-        id: input.id ?? `${input.symbol}-${seq}`,
-        seq,
-        ts: input.ts,
-        price: input.price,
-        size: input.size,
-        side: input.side,
-      },
-    };
+    super(DEFAULT_INSTRUMENTS, { historySeconds: LIMITS.historySeconds, tradeHistory: LIMITS.tradeHistory });
   }
 
   /** @param {number} i @param {number} conflated @returns {Quote} */
   quote(i, conflated) {
-    const last = this.lasts[i];
-    const open = this.opens[i];
-    const change = last - open;
-    return {
-      symbol: this.symbols[i],
-      seq: this.seqs[i],
-      ts: this.tss[i],
-      last,
-      bid: this.bids[i],
-      ask: this.asks[i],
-      open,
-      high: this.highs[i],
-      low: this.lows[i],
-      volume: this.volumes[i],
-      change: Math.round(change * 1e8) / 1e8,
-      changePct: open > 0 ? Math.round((change / open) * 1e6) / 1e4 : 0,
-      conflated,
-    };
-  }
-
-  /** @param {number} i */
-  snapshot(i) {
-    const { conflated: _unused, ...state } = this.quote(i, 0);
-    return { ...state, tradeSeq: this.tradeSeqs[i] };
+    const q = /** @type {Quote} */ (this.quoteState(i));
+    q.conflated = conflated;
+    return q;
   }
 }
 
@@ -192,7 +118,7 @@ export function startThrottler(market, tiers, out) {
     }
     const seen = flushed[k];
     for (let i = 0; i < n; i += 1) {
-      const seq = market.seqs[i];
+      const seq = market.seqAt(i);
       const prev = seen[i];
       if (seq === prev) continue;
       seen[i] = seq;
@@ -225,7 +151,7 @@ export function parseSubscribe(body, market, tiers) {
     return { ok: false, error: { code: 'BAD_REQUEST', message: 'symbols: expected a non-empty array of strings' } };
   }
   const symbols = [...new Set(req.symbols.map((s) => s.trim().toUpperCase()))];
-  const unknown = symbols.filter((s) => !market.index.has(s));
+  const unknown = symbols.filter((s) => market.indexOf(s) < 0);
   if (unknown.length > 0)
     return { ok: false, error: { code: 'UNKNOWN_SYMBOL', message: `unknown: ${unknown.join(', ')}` } };
   const tierMs = req.throttleMs === undefined ? DEFAULT_THROTTLE_MS : req.throttleMs;

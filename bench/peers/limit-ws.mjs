@@ -105,7 +105,7 @@ wss.on('connection', (ws) => {
         }
         join(quoteRoom(symbol, req.tierMs));
         join(tradeRoom(symbol));
-        snapshots.push(market.snapshot(/** @type {number} */ (market.index.get(symbol))));
+        snapshots.push(market.snapshot(market.indexOf(symbol)));
       }
       ack = { ok: true, throttleMs: req.tierMs, snapshots, trades: [], gaps: [] };
     } else {

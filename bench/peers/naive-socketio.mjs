@@ -33,7 +33,7 @@ nsp.on('connection', (socket) => {
     const snapshots = [];
     for (const symbol of req.symbols) {
       socket.join([quoteRoom(symbol, req.tierMs), tradeRoom(symbol)]);
-      snapshots.push(market.snapshot(/** @type {number} */ (market.index.get(symbol))));
+      snapshots.push(market.snapshot(market.indexOf(symbol)));
     }
     ack({ ok: true, throttleMs: req.tierMs, snapshots, trades: [], gaps: [] });
   });

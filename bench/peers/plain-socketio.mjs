@@ -40,7 +40,7 @@ nsp.on('connection', (socket) => {
       if (prev !== undefined) socket.leave(quoteRoom(symbol, prev));
       subs.set(symbol, req.tierMs);
       socket.join([quoteRoom(symbol, req.tierMs), tradeRoom(symbol)]);
-      snapshots.push(market.snapshot(/** @type {number} */ (market.index.get(symbol))));
+      snapshots.push(market.snapshot(market.indexOf(symbol)));
     }
     ack({ ok: true, throttleMs: req.tierMs, snapshots, trades: [], gaps: [] });
   });
