@@ -19,7 +19,9 @@ const HELP = `usage: node bench/run.mjs [options]
 
   --quick               smoke run in under 60 s (CI); exits 1 if any scenario errors
   --servers LIST        comma-separated subset of: ours,plain,limit,naive (default: all)
-  --scenarios LIST      comma-separated subset of: ingest,fanout,ramp,memory (default: all)
+  --scenarios LIST      comma-separated subset of: ingest,ingest-feed,fanout,ramp,memory (default: all)
+                        (ingest-feed: ticks/s accepted end to end through /feed, tickdeck-sim
+                        replay --speed max into ours with FEED=external; needs ours)
   --transport ws|raw    lean client transport (default: raw; ws = the ws library)
   --workers N           load-generator processes (default: 2)
   --subsets rotate|random  how clients pick 10 of 20 symbols (default: rotate: 20 distinct sets)
@@ -42,7 +44,7 @@ try {
     options: {
       quick: { type: 'boolean', default: false },
       servers: { type: 'string', default: 'ours,plain,limit,naive' },
-      scenarios: { type: 'string', default: 'ingest,fanout,ramp,memory' },
+      scenarios: { type: 'string', default: 'ingest,ingest-feed,fanout,ramp,memory' },
       transport: { type: 'string', default: 'raw' },
       workers: { type: 'string', default: '2' },
       subsets: { type: 'string', default: 'rotate' },
@@ -138,6 +140,8 @@ const CFG = {
   readyTimeoutMs: 30_000,
   rssLimitKB: Number(process.env.BENCH_RSS_LIMIT_MB ?? 4096) * 1024,
   ingestTimeoutMs: QUICK ? 25_000 : 180_000,
+  /** End-to-end ingest: a recording of this many ticks/s over this many seconds, replayed at max speed. */
+  ingestFeed: { rate: 200_000, seconds: QUICK ? 1 : 5, batch: 5000, inFlight: 4, seed: 42 },
 };
 
 /** The servers under test. Ours is the product; the rest are the baselines in bench/peers/. */
@@ -238,6 +242,7 @@ const results = {
   config: CFG,
   servers: /** @type {Record<string, any>} */ ({}),
   ingestMicro: /** @type {any} */ ({ status: 'not run' }),
+  ingestFeed: /** @type {any} */ ({ status: 'not run' }),
   fanout: /** @type {Record<string, any>} */ ({}),
   ramp: /** @type {Record<string, any>} */ ({}),
   memory: /** @type {Record<string, any>} */ ({}),
@@ -250,7 +255,7 @@ const results = {
 
 // ---------------------------------------------------------------- helpers
 
-/** @param {string} key @param {{ feedRate: number }} o */
+/** @param {string} key @param {{ feedRate: number, env?: Record<string, string> }} o */
 async function startServer(key, o) {
   const def = SERVER_DEFS[/** @type {keyof typeof SERVER_DEFS} */ (key)];
   const port = await freePort();
@@ -268,6 +273,7 @@ async function startServer(key, o) {
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
       ...(CFG.tradeProbability === null ? {} : { FEED_TRADE_PROBABILITY: String(CFG.tradeProbability) }),
+      ...o.env,
     },
   });
   liveServers.add(server);
@@ -448,6 +454,89 @@ async function runIngestMicro() {
   }
   results.ingestMicro = { status: 'ok', ...JSON.parse(line) };
   log(`ingest micro: ${line.slice(0, 200)}`);
+}
+
+/**
+ * Runs `tickdeck-sim` to completion within `timeoutMs`; rejects on a non-zero exit.
+ * @param {string[]} argv @param {number} timeoutMs @returns {Promise<string>} its stdout
+ */
+async function sim(argv, timeoutMs) {
+  const child = spawn(process.execPath, [join(ROOT, 'simulator/bin/tickdeck-sim.js'), ...argv], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  liveOthers.add(child);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise((resolve) => child.once('exit', (c, sig) => resolve(sig ?? c)));
+  clearTimeout(timer);
+  liveOthers.delete(child);
+  if (code !== 0)
+    throw new Error(`tickdeck-sim ${argv[0]} exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
+  return out;
+}
+
+/** Ticks/s accepted end to end: tickdeck-sim replay --speed max over loopback into ours with FEED=external. */
+async function runIngestFeed() {
+  const f = CFG.ingestFeed;
+  const file = join(os.tmpdir(), `tickdeck-bench-feed-${process.pid}.ndjson`);
+  const token = `bench-${process.pid}-${Date.now()}`;
+  const model = ['--rate', String(f.rate), '--duration', `${f.seconds}s`, '--seed', String(f.seed)];
+  log(`ingest /feed: recording ${f.seconds} s at ${f.rate.toLocaleString('en-US')} ticks/s`);
+  await sim(['record', '--out', file, ...model], CFG.ingestTimeoutMs);
+  const server = await startServer('ours', { feedRate: 1, env: { FEED: 'external', FEED_TOKEN: token } });
+  try {
+    const cpu0 = server.cpuMs();
+    const out = await sim(
+      [
+        'replay',
+        file,
+        '--url',
+        `http://${CFG.host}:${server.port}`,
+        '--token',
+        token,
+        '--speed',
+        'max',
+        '--batch',
+        String(f.batch),
+        '--in-flight',
+        String(f.inFlight),
+      ],
+      CFG.ingestTimeoutMs,
+    );
+    const cpu1 = server.cpuMs();
+    const m = /done in ([\d.]+) s: sent ([\d,]+) ticks \+ ([\d,]+) trades, accepted ([\d,]+).*rejected ([\d,]+)/.exec(
+      out,
+    );
+    if (!m) throw new Error(`no summary in tickdeck-sim's output: ${out.slice(0, 200)}`);
+    const num = (/** @type {string} */ x) => Number(x.replace(/,/g, ''));
+    const seconds = Number(m[1]);
+    const health = await (await fetch(`http://${CFG.host}:${server.port}/api/health`)).json();
+    const ticks = health.feed.ticks;
+    results.ingestFeed = {
+      status: 'ok',
+      ticksPerSecond: Math.round(ticks / seconds),
+      itemsPerSecond: Math.round(num(m[4]) / seconds),
+      ticks,
+      trades: health.feed.trades,
+      rejected: num(m[5]),
+      seconds,
+      batch: f.batch,
+      inFlight: f.inFlight,
+      serverCpuPct: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) / (seconds * 1000)) * 100) : null,
+    };
+    log(`ingest /feed: ${JSON.stringify(results.ingestFeed)}`);
+  } finally {
+    await stopServer(server);
+    try {
+      unlinkSync(file);
+    } catch {
+      // never written
+    }
+  }
 }
 
 /** Quotes per second a throttled server owes `clients` subscribers (every symbol moves within every tier interval at this feed rate). @param {number} clients */
@@ -710,6 +799,10 @@ async function main() {
     return true;
   });
   if (SCENARIOS.includes('ingest')) await guarded('ingest micro', runIngestMicro);
+  if (SCENARIOS.includes('ingest-feed')) {
+    if (servers.includes('ours')) await guarded('ingest /feed', runIngestFeed);
+    else results.ingestFeed = { status: 'not run', reason: 'needs --servers ours' };
+  }
   for (const key of servers) await guarded(`${key} fan-out/ramp`, () => runFanoutAndRamp(key));
   if (SCENARIOS.includes('memory')) for (const key of servers) await guarded(`${key} memory`, () => runMemory(key));
 

@@ -201,6 +201,11 @@ export type FeedTrade = z.output<typeof FeedTradeSchema>;
 
 /** Ack of a feed batch. */
 export interface FeedAck {
+  /** Items applied, in batch order. */
   accepted: number;
+  /**
+   * One entry per refused item: `index` is its position in the batch, or -1 for the batch as a
+   * whole (not an array). Codes: BAD_PRICE, BAD_TIMESTAMP, UNKNOWN_SYMBOL, BAD_REQUEST.
+   */
   rejected: { index: number; code: ErrorCode; message: string }[];
 }

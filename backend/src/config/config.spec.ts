@@ -14,7 +14,13 @@ describe(loadConfig.name, () => {
       historySeconds: 900,
       tradeHistory: 1000,
     });
-    expect(c.feed).toMatchObject({ rate: 300, volatility: 1, tradeProbability: 0.3 });
+    expect(c.feed).toMatchObject({
+      mode: 'embedded',
+      token: undefined,
+      rate: 300,
+      volatility: 1,
+      tradeProbability: 0.3,
+    });
     expect(c.symbols).toHaveLength(20);
   });
 
@@ -46,8 +52,19 @@ describe(loadConfig.name, () => {
     [{ SYMBOLS: 'AAPL,NOPE' }, 'SYMBOLS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ FEED_TRADE_PROBABILITY: '1.5' }, 'FEED_TRADE_PROBABILITY'],
+    [{ FEED: 'redis' }, 'FEED'],
+    [{ FEED_TOKEN: 'short' }, 'FEED_TOKEN'],
   ])('refuses %o naming %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid configuration:\\n  ${name}=`));
+  });
+
+  it('reads the feed mode and token, and never echoes a bad token', () => {
+    expect(loadConfig({ FEED: 'external', FEED_TOKEN: 'sekrit-123' }).feed).toMatchObject({
+      mode: 'external',
+      token: 'sekrit-123',
+    });
+    expect(() => loadConfig({ FEED_TOKEN: 'short' })).toThrow(/FEED_TOKEN=<hidden>: must be at least 8 characters/);
+    expect(() => loadConfig({ FEED_TOKEN: 'short' })).not.toThrow(/short/);
   });
 });

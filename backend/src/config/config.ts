@@ -8,6 +8,9 @@ import {
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+const FEED_MODES = ['embedded', 'external', 'both'] as const;
+/** Where market data comes from: the in-process simulator, `/feed` publishers, or both. */
+export type FeedMode = (typeof FEED_MODES)[number];
 const KNOWN_SYMBOLS = new Set(DEFAULT_INSTRUMENTS.map((i) => i.symbol));
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -32,6 +35,8 @@ const EnvSchema = z
     PORT: int(0, 65535).default(3000),
     HOST: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('log'),
+    FEED: z.enum(FEED_MODES).default('embedded'),
+    FEED_TOKEN: z.string().min(8, 'must be at least 8 characters').max(1024).optional(),
     FEED_RATE: z.coerce.number().positive().max(1_000_000).default(300),
     FEED_SEED: int(0, 2 ** 32 - 1).optional(),
     FEED_VOLATILITY: z.coerce.number().positive().max(100).default(1),
@@ -64,6 +69,10 @@ export interface AppConfig {
   host: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   feed: {
+    /** `embedded`: in-process simulator only; `external`: `/feed` publishers only; `both`. */
+    mode: FeedMode;
+    /** Shared secret `/feed` publishers present as `auth.token`; undefined = `/feed` refuses everyone. */
+    token: string | undefined;
     /** Ticks per second the embedded simulator produces, across all symbols. */
     rate: number;
     seed: number;
@@ -101,7 +110,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const name = String(i.path[0] ?? 'environment');
-      return `  ${name}=${JSON.stringify(raw[name] ?? '')}: ${i.message}`;
+      // A secret is named but never echoed.
+      const value = name === 'FEED_TOKEN' ? '<hidden>' : JSON.stringify(raw[name] ?? '');
+      return `  ${name}=${value}: ${i.message}`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
@@ -112,6 +123,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     feed: {
+      mode: e.FEED,
+      token: e.FEED_TOKEN,
       rate: e.FEED_RATE,
       seed: e.FEED_SEED ?? Date.now() >>> 0,
       volatility: e.FEED_VOLATILITY,

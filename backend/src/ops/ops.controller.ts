@@ -1,6 +1,6 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { APP_CONFIG, type AppConfig, type FeedMode } from '../config/config.js';
 import { MarketState } from '../market/market-state.js';
 import { MetricsService } from './metrics.service.js';
 
@@ -9,7 +9,7 @@ export interface Health {
   status: 'ok';
   /** Seconds since the process started. */
   uptimeS: number;
-  feed: { source: 'embedded'; ticks: number; trades: number; lastEventAt: number };
+  feed: { source: FeedMode; ticks: number; trades: number; lastEventAt: number };
   viewers: number;
   symbols: number;
   tiersMs: number[];
@@ -32,7 +32,7 @@ export class OpsController {
       status: 'ok',
       uptimeS: Math.round(process.uptime()),
       feed: {
-        source: 'embedded',
+        source: this.config.feed.mode,
         ticks: this.market.ticksApplied,
         trades: this.market.tradesApplied,
         lastEventAt: this.market.lastEventAt,
