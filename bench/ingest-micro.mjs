@@ -22,7 +22,10 @@ new MarketSimulator({ seed: 7, rate: 1_000_000, startTime: Date.UTC(2026, 0, 5, 
 
 const market = new MarketState(DEFAULT_INSTRUMENTS, { historySeconds: 900, tradeHistory: 1000 });
 const throttler = new Throttler(market, [100, 250, 1000]);
-// Every room has members, so every flush builds and "sends" a quote per changed symbol.
+// Somebody holds every symbol at every tier (one subscription-set group per tier, and every trade
+// room has members), so every flush builds and "sends" a quote per changed symbol.
+const everySymbol = DEFAULT_INSTRUMENTS.map((_, i) => i);
+throttler.tiers.forEach((_, k) => throttler.join(k, everySymbol));
 let sent = 0;
 throttler.start({
   members: () => 100,

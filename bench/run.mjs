@@ -429,19 +429,11 @@ async function runIngestMicro() {
     return;
   }
   log(`ingest micro: node bench/ingest-micro.mjs --json${QUICK ? ' --seconds 1' : ''}`);
-  const child = spawn(process.execPath, [script, '--json', ...(QUICK ? ['--seconds', '1'] : [])], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  liveOthers.add(child);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), CFG.ingestTimeoutMs);
-  const code = await new Promise((resolve) => child.once('exit', (c, s) => resolve(s ?? c)));
-  clearTimeout(timer);
-  liveOthers.delete(child);
+  const { code, out, err } = await runNode(
+    script,
+    ['--json', ...(QUICK ? ['--seconds', '1'] : [])],
+    CFG.ingestTimeoutMs,
+  );
   const line = out
     .split('\n')
     .map((l) => l.trim())
@@ -457,14 +449,12 @@ async function runIngestMicro() {
 }
 
 /**
- * Runs `tickdeck-sim` to completion within `timeoutMs`; rejects on a non-zero exit.
- * @param {string[]} argv @param {number} timeoutMs @returns {Promise<string>} its stdout
+ * Runs a Node script to its end within `timeoutMs` (then SIGKILL), collecting its output.
+ * @param {string} script @param {string[]} argv @param {number} timeoutMs
+ * @returns {Promise<{ code: number | string | null, out: string, err: string }>}
  */
-async function sim(argv, timeoutMs) {
-  const child = spawn(process.execPath, [join(ROOT, 'simulator/bin/tickdeck-sim.js'), ...argv], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+async function runNode(script, argv, timeoutMs) {
+  const child = spawn(process.execPath, [script, ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   liveOthers.add(child);
   let out = '';
   let err = '';
@@ -474,6 +464,15 @@ async function sim(argv, timeoutMs) {
   const code = await new Promise((resolve) => child.once('exit', (c, sig) => resolve(sig ?? c)));
   clearTimeout(timer);
   liveOthers.delete(child);
+  return { code: /** @type {number | string | null} */ (code), out, err };
+}
+
+/**
+ * Runs `tickdeck-sim` to completion within `timeoutMs`; rejects on a non-zero exit.
+ * @param {string[]} argv @param {number} timeoutMs @returns {Promise<string>} its stdout
+ */
+async function sim(argv, timeoutMs) {
+  const { code, out, err } = await runNode(join(ROOT, 'simulator/bin/tickdeck-sim.js'), argv, timeoutMs);
   if (code !== 0)
     throw new Error(`tickdeck-sim ${argv[0]} exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
   return out;
