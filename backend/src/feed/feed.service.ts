@@ -70,29 +70,26 @@ export class FeedService {
 
   /** Validates and applies a `ticks` batch; every item is judged on its own. */
   ticks(batch: unknown): FeedAck {
-    return this.apply(batch, (item) => {
-      const bad = this.checkTick(item);
+    return this.apply(batch, (item, maxTs) => {
+      const bad = this.checkTick(item, maxTs);
       if (bad) return bad;
-      const t = item as FeedTick;
-      this.ingest.tick({ symbol: t.symbol, ts: t.ts, last: t.last, bid: t.bid, ask: t.ask, volume: t.volume ?? 0 });
+      // checkTick refused every field but the tick's own, so the item itself is the tick.
+      this.ingest.tick(item as FeedTick);
       return undefined;
     });
   }
 
   /** Validates and applies a `trades` batch; every item is judged on its own. */
   trades(batch: unknown): FeedAck {
-    return this.apply(batch, (item) => {
-      const bad = this.checkTrade(item);
+    return this.apply(batch, (item, maxTs) => {
+      const bad = this.checkTrade(item, maxTs);
       if (bad) return bad;
-      const t = item as FeedTrade;
-      const trade: FeedTrade = { symbol: t.symbol, ts: t.ts, price: t.price, size: t.size, side: t.side };
-      if (t.id !== undefined) trade.id = t.id;
-      this.ingest.trade(trade);
+      this.ingest.trade(item as FeedTrade);
       return undefined;
     });
   }
 
-  private apply(batch: unknown, one: (item: unknown) => [ErrorCode, string] | undefined): FeedAck {
+  private apply(batch: unknown, one: (item: unknown, maxTs: number) => [ErrorCode, string] | undefined): FeedAck {
     if (!Array.isArray(batch)) {
       return {
         accepted: 0,
@@ -103,21 +100,22 @@ export class FeedService {
       const message = `batch of ${batch.length} items is over the limit of ${LIMITS.maxFeedBatch}`;
       return { accepted: 0, rejected: batch.map((_, index) => ({ index, code: ErrorCode.BAD_REQUEST, message })) };
     }
+    const maxTs = this.now() + MAX_FEED_CLOCK_SKEW_MS;
     let accepted = 0;
     const rejected: Rejection[] = [];
     for (let index = 0; index < batch.length; index++) {
-      const bad = one(batch[index]);
+      const bad = one(batch[index], maxTs);
       if (bad) rejected.push({ index, code: bad[0], message: bad[1] });
       else accepted++;
     }
     return { accepted, rejected };
   }
 
-  private checkTick(item: unknown): [ErrorCode, string] | undefined {
+  private checkTick(item: unknown, maxTs: number): [ErrorCode, string] | undefined {
     const shape = checkShape(item, TICK_KEYS);
     if (shape) return shape;
     const t = item as Record<string, unknown>;
-    const common = this.checkSymbolAndTs(t);
+    const common = this.checkSymbolAndTs(t, maxTs);
     if (common) return common;
     const last = t['last'];
     const bid = t['bid'];
@@ -133,11 +131,11 @@ export class FeedService {
     return undefined;
   }
 
-  private checkTrade(item: unknown): [ErrorCode, string] | undefined {
+  private checkTrade(item: unknown, maxTs: number): [ErrorCode, string] | undefined {
     const shape = checkShape(item, TRADE_KEYS);
     if (shape) return shape;
     const t = item as Record<string, unknown>;
-    const common = this.checkSymbolAndTs(t);
+    const common = this.checkSymbolAndTs(t, maxTs);
     if (common) return common;
     const price = t['price'];
     if (!isPrice(price)) return [ErrorCode.BAD_PRICE, `price must be a finite number > 0, got ${show(price)}`];
@@ -152,13 +150,14 @@ export class FeedService {
     return undefined;
   }
 
-  private checkSymbolAndTs(t: Record<string, unknown>): [ErrorCode, string] | undefined {
+  /** `maxTs`: the latest plausible feed time, read from the clock once per batch. */
+  private checkSymbolAndTs(t: Record<string, unknown>, maxTs: number): [ErrorCode, string] | undefined {
     const symbol = t['symbol'];
     if (typeof symbol !== 'string') return [ErrorCode.BAD_REQUEST, 'symbol must be a string'];
     if (!this.isKnown(symbol))
       return [ErrorCode.UNKNOWN_SYMBOL, `unknown symbol: ${symbol.slice(0, LIMITS.maxSymbolLength)}`];
     const ts = t['ts'];
-    if (typeof ts !== 'number' || !(ts >= MIN_FEED_TS) || !(ts <= this.now() + MAX_FEED_CLOCK_SKEW_MS)) {
+    if (typeof ts !== 'number' || !(ts >= MIN_FEED_TS) || !(ts <= maxTs)) {
       return [ErrorCode.BAD_TIMESTAMP, `ts must be epoch ms between 2000-01-01 and a day from now, got ${show(ts)}`];
     }
     return undefined;
