@@ -51,6 +51,18 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** Missing, wrong or expired credentials. */
   UNAUTHORIZED: 'UNAUTHORIZED',
+  /** The socket's JWT expired mid-session; it is disconnected (reconnect with a fresh token). */
+  TOKEN_EXPIRED: 'TOKEN_EXPIRED',
+  /** The request's Origin is not in `ALLOWED_ORIGINS`. */
+  FORBIDDEN_ORIGIN: 'FORBIDDEN_ORIGIN',
+  /** `MAX_CONNECTIONS` or `MAX_CONNECTIONS_PER_IP` reached; try again later. */
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  /** A frame larger than the namespace allows; the sender is disconnected. */
+  FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  /** The socket did not read its trades fast enough (`MAX_BUFFERED_BYTES`); it is disconnected. */
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
+  /** The gateway is shutting down; reconnect (to another node) shortly. */
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** A feed price is not a finite positive number. */
   BAD_PRICE: 'BAD_PRICE',
   /** A feed timestamp is not a plausible epoch time in ms. */

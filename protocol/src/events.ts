@@ -2,6 +2,7 @@ import type {
   FeedAck,
   FeedTick,
   FeedTrade,
+  PingAck,
   Quote,
   Status,
   SubscribeAck,
@@ -15,6 +16,8 @@ import type {
 export interface ClientToServerEvents {
   subscribe: (req: SubscribeRequest, ack: (res: SubscribeAck) => void) => void;
   unsubscribe: (req: UnsubscribeRequest, ack: (res: UnsubscribeAck) => void) => void;
+  /** Round-trip probe: answers at once with the gateway's clock. */
+  ping: (ack: (res: PingAck) => void) => void;
 }
 
 /** Events the gateway pushes to dashboards on `/market`. */

@@ -129,11 +129,20 @@ export type FeedState = 'live' | 'stale' | 'down';
 
 /** Server -> client `status` payload; each field present only when it is news. */
 export interface Status {
+  /** `stale`: no tick for `FEED_STALE_MS`; back to `live` on the next tick. */
   feed?: FeedState;
+  /** `shutdown`: the gateway is stopping; the socket will be closed (reconnect elsewhere). */
   server?: 'shutdown';
+  /** Cluster mode only: `degraded` while Redis is unreachable (this node serves what it holds). */
   cluster?: 'ok' | 'degraded';
   /** A notice for this socket only, e.g. why it is about to be disconnected. */
-  notice?: { code: string; message: string };
+  notice?: { code: ErrorCode; message: string };
+}
+
+/** `ping` ack: lets a client measure the round trip (its own clock before and after). */
+export interface PingAck {
+  /** Gateway wall clock, epoch ms. */
+  serverTime: number;
 }
 
 /** A refused request: in an ack's `error`, and as the body of a REST error (`{error}`). */

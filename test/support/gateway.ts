@@ -30,7 +30,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ru
     const timer = setTimeout(() => reject(new Error(`gateway did not start in 20 s:\n${out}`)), 20_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      const m = /listening on http:\/\/[^\s]+:(\d+)/.exec(out);
+      const m = /listening on https?:\/\/[^\s]+:(\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));

@@ -5,6 +5,7 @@ import {
   LIMITS,
   type InstrumentSpec,
 } from '@tickdeck/protocol';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
@@ -51,6 +52,26 @@ const EnvSchema = z
     MAX_SYMBOLS_PER_CLIENT: int(1, 10_000).default(LIMITS.maxSymbolsPerClient),
     HISTORY_SECONDS: int(60, 86_400).default(LIMITS.historySeconds),
     TRADE_HISTORY: int(10, 100_000).default(LIMITS.tradeHistory),
+    FEED_STALE_MS: int(100, 3_600_000).default(5000),
+    ALLOWED_ORIGINS: list(
+      z.string().refine(isOrigin, { message: 'origins are scheme://host[:port] with nothing after it' }),
+    ).optional(),
+    AUTH_TOKENS: list(z.string().min(8, 'tokens must be at least 8 characters').max(1024)).optional(),
+    AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').max(4096).optional(),
+    TRUST_PROXY: z.enum(['true', 'false', '1', '0']).default('false'),
+    MAX_CONNECTIONS: int(1, 1_000_000).default(20_000),
+    MAX_CONNECTIONS_PER_IP: int(1, 1_000_000).default(200),
+    RATE_LIMIT_PER_S: int(1, 100_000).default(20),
+    RATE_LIMIT_BURST: int(1, 100_000).default(40),
+    MAX_VIEWER_FRAME_BYTES: int(256, 1 << 20).default(16 * 1024),
+    MAX_FEED_FRAME_BYTES: int(1024, 64 << 20).default(2 << 20),
+    MAX_BUFFERED_BYTES: int(16 * 1024, 1 << 30).default(1 << 20),
+    TLS_CERT: z.string().min(1).optional(),
+    TLS_KEY: z.string().min(1).optional(),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL')
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (!env.THROTTLE_TIERS_MS.includes(env.DEFAULT_THROTTLE_MS)) {
@@ -60,7 +81,28 @@ const EnvSchema = z
         message: `must be one of THROTTLE_TIERS_MS (${env.THROTTLE_TIERS_MS.join(',')})`,
       });
     }
+    if (Boolean(env.TLS_CERT) !== Boolean(env.TLS_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT'],
+        message: 'TLS_CERT and TLS_KEY go together',
+      });
+    }
+    if (env.RATE_LIMIT_BURST < env.RATE_LIMIT_PER_S) {
+      ctx.addIssue({ code: 'custom', path: ['RATE_LIMIT_BURST'], message: 'must be at least RATE_LIMIT_PER_S' });
+    }
   });
+
+/** Variables whose values are secrets: named in errors, never echoed. */
+const SECRETS = new Set(['FEED_TOKEN', 'AUTH_TOKENS', 'AUTH_JWT_SECRET', 'REDIS_URL']);
+
+function isOrigin(s: string): boolean {
+  try {
+    return new URL(s).origin === s;
+  } catch {
+    return false;
+  }
+}
 
 /** The gateway's configuration, parsed and validated once at start. */
 export interface AppConfig {
@@ -87,6 +129,35 @@ export interface AppConfig {
   maxSymbolsPerClient: number;
   historySeconds: number;
   tradeHistory: number;
+  /** No tick for this long (ms) -> viewers are told `status {feed: 'stale'}`. */
+  feedStaleMs: number;
+  security: {
+    /** Exact origins browsers may connect from; undefined = the gateway's own origins + Vite's dev server. */
+    allowedOrigins: string[] | undefined;
+    /** Static viewer tokens (`auth.token` / `Authorization: Bearer`); undefined = none. */
+    authTokens: string[] | undefined;
+    /** HS256 secret for viewer JWTs with `exp`; undefined = no JWT auth. */
+    jwtSecret: string | undefined;
+    /** Take the client address from `X-Forwarded-For` (behind nginx) for per-IP limits. */
+    trustProxy: boolean;
+  };
+  limits: {
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    /** Token bucket per socket: refill per second and capacity. */
+    messagesPerSecond: number;
+    messageBurst: number;
+    /** Largest frame accepted from a `/market` viewer, bytes. */
+    viewerFrameBytes: number;
+    /** Largest frame accepted from a `/feed` publisher, bytes (also Engine.IO's maxHttpBufferSize). */
+    feedFrameBytes: number;
+    /** Bytes queued for one socket beyond which it is disconnected as a slow consumer. */
+    maxBufferedBytes: number;
+  };
+  /** PEM contents; set = the same port serves https and wss. */
+  tls: { cert: Buffer; key: Buffer } | undefined;
+  /** Set = cluster mode (Redis feed bus + Socket.IO Redis adapter). */
+  redisUrl: string | undefined;
 }
 
 /** Injection token of the validated {@link AppConfig}. */
@@ -111,13 +182,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const lines = parsed.error.issues.map((i) => {
       const name = String(i.path[0] ?? 'environment');
       // A secret is named but never echoed.
-      const value = name === 'FEED_TOKEN' ? '<hidden>' : JSON.stringify(raw[name] ?? '');
+      const value = SECRETS.has(name) ? '<hidden>' : JSON.stringify(raw[name] ?? '');
       return `  ${name}=${value}: ${i.message}`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
   const tiers = [...new Set(e.THROTTLE_TIERS_MS)].sort((a, b) => a - b);
+  const readPem = (name: 'TLS_CERT' | 'TLS_KEY', path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError(`invalid configuration:\n  ${name}=${JSON.stringify(path)}: ${(err as Error).message}`);
+    }
+  };
   return {
     port: e.PORT,
     host: e.HOST,
@@ -136,5 +214,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxSymbolsPerClient: e.MAX_SYMBOLS_PER_CLIENT,
     historySeconds: e.HISTORY_SECONDS,
     tradeHistory: e.TRADE_HISTORY,
+    feedStaleMs: e.FEED_STALE_MS,
+    security: {
+      allowedOrigins: e.ALLOWED_ORIGINS,
+      authTokens: e.AUTH_TOKENS,
+      jwtSecret: e.AUTH_JWT_SECRET,
+      trustProxy: e.TRUST_PROXY === 'true' || e.TRUST_PROXY === '1',
+    },
+    limits: {
+      maxConnections: e.MAX_CONNECTIONS,
+      maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
+      messagesPerSecond: e.RATE_LIMIT_PER_S,
+      messageBurst: e.RATE_LIMIT_BURST,
+      viewerFrameBytes: e.MAX_VIEWER_FRAME_BYTES,
+      feedFrameBytes: e.MAX_FEED_FRAME_BYTES,
+      maxBufferedBytes: e.MAX_BUFFERED_BYTES,
+    },
+    tls:
+      e.TLS_CERT && e.TLS_KEY
+        ? { cert: readPem('TLS_CERT', e.TLS_CERT), key: readPem('TLS_KEY', e.TLS_KEY) }
+        : undefined,
+    redisUrl: e.REDIS_URL,
   };
 }

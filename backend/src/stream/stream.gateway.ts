@@ -12,6 +12,7 @@ import {
 import {
   MARKET_NAMESPACE,
   type ClientToServerEvents,
+  type PingAck,
   type ServerToClientEvents,
   type SubscribeAck,
   type UnsubscribeAck,
@@ -37,10 +38,12 @@ export class StreamGateway
 
   afterInit(nsp: MarketNamespace): void {
     const rooms = nsp.adapter.rooms;
+    // Local rooms only: in cluster mode every node runs its own throttler over the whole feed,
+    // so a broadcast through the Redis adapter would deliver each quote once per node.
     const out: Broadcaster = {
       members: (room) => rooms.get(room)?.size ?? 0,
-      quotes: (room, quotes) => nsp.to(room).emit('quotes', quotes),
-      trades: (room, batch) => nsp.to(room).emit('trades', batch),
+      quotes: (room, quotes) => nsp.local.to(room).emit('quotes', quotes),
+      trades: (room, batch) => nsp.local.to(room).emit('trades', batch),
     };
     this.throttler.start(out);
     this.logger.log(`${MARKET_NAMESPACE} ready, tiers ${this.throttler.tiers.join('/')} ms`);
@@ -58,6 +61,11 @@ export class StreamGateway
   @SubscribeMessage('subscribe')
   subscribe(@ConnectedSocket() socket: ViewerSocket, @MessageBody() body: unknown): SubscribeAck {
     return this.subscriptions.subscribe(socket, body);
+  }
+
+  @SubscribeMessage('ping')
+  ping(): PingAck {
+    return { serverTime: Date.now() };
   }
 
   @SubscribeMessage('unsubscribe')
