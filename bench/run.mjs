@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_INSTRUMENTS } from '@tickdeck/protocol';
 import { ClientPool, symbolSets } from './lib/client-pool.mjs';
+import { runCluster } from './lib/cluster.mjs';
 import { renderMarkdown, evaluateTargets } from './lib/report.mjs';
+import { runBrowserBench } from './browser.mjs';
 import { ServerProc, cpuMs, freePort, machineBusyMs } from './lib/server-proc.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -19,9 +21,14 @@ const HELP = `usage: node bench/run.mjs [options]
 
   --quick               smoke run in under 60 s (CI); exits 1 if any scenario errors
   --servers LIST        comma-separated subset of: ours,plain,limit,naive (default: all)
-  --scenarios LIST      comma-separated subset of: ingest,ingest-feed,fanout,ramp,memory (default: all)
+  --scenarios LIST      comma-separated subset of: ingest,ingest-feed,fanout,ramp,memory,cluster,browser (default: all)
+                        (cluster: ours on one node vs two nodes over Redis, same clients; needs
+                        redis-server on the PATH, skipped with a message without it)
                         (ingest-feed: ticks/s accepted end to end through /feed, tickdeck-sim
                         replay --speed max into ours with FEED=external; needs ours)
+                        (browser: the dashboard in headless /usr/bin/chromium, 8 charts at the
+                        100 ms tier for 30 s, 5 s with --quick: median fps, longest main-thread
+                        task, JS bundle gzipped; bench/browser.mjs; needs ours)
   --transport ws|raw    lean client transport (default: raw; ws = the ws library)
   --workers N           load-generator processes (default: 2)
   --subsets rotate|random  how clients pick 10 of 20 symbols (default: rotate: 20 distinct sets)
@@ -44,7 +51,7 @@ try {
     options: {
       quick: { type: 'boolean', default: false },
       servers: { type: 'string', default: 'ours,plain,limit,naive' },
-      scenarios: { type: 'string', default: 'ingest,ingest-feed,fanout,ramp,memory' },
+      scenarios: { type: 'string', default: 'ingest,ingest-feed,fanout,ramp,memory,cluster,browser' },
       transport: { type: 'string', default: 'raw' },
       workers: { type: 'string', default: '2' },
       subsets: { type: 'string', default: 'rotate' },
@@ -243,9 +250,11 @@ const results = {
   servers: /** @type {Record<string, any>} */ ({}),
   ingestMicro: /** @type {any} */ ({ status: 'not run' }),
   ingestFeed: /** @type {any} */ ({ status: 'not run' }),
+  browser: /** @type {any} */ ({ status: 'not run' }),
   fanout: /** @type {Record<string, any>} */ ({}),
   ramp: /** @type {Record<string, any>} */ ({}),
   memory: /** @type {Record<string, any>} */ ({}),
+  cluster: /** @type {any} */ ({ status: 'not run' }),
   targets: /** @type {any[]} */ ([]),
   errors,
   warnings,
@@ -272,6 +281,9 @@ async function startServer(key, o) {
       THROTTLE_TIERS_MS: CFG.tiersMs.join(','),
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
+      // Every load-generator client comes from 127.0.0.1: lift the per-address cap (peers ignore it).
+      MAX_CONNECTIONS: '1000000',
+      MAX_CONNECTIONS_PER_IP: '1000000',
       ...(CFG.tradeProbability === null ? {} : { FEED_TRADE_PROBABILITY: String(CFG.tradeProbability) }),
       ...o.env,
     },
@@ -804,6 +816,32 @@ async function main() {
   }
   for (const key of servers) await guarded(`${key} fan-out/ramp`, () => runFanoutAndRamp(key));
   if (SCENARIOS.includes('memory')) for (const key of servers) await guarded(`${key} memory`, () => runMemory(key));
+  if (SCENARIOS.includes('browser')) {
+    if (!servers.includes('ours')) results.browser = { status: 'not run', reason: 'needs --servers ours' };
+    else
+      await guarded('browser', async () => {
+        log(`browser: 8 charts at 100 ms in headless Chromium for ${QUICK ? 5 : 30} s`);
+        results.browser = await runBrowserBench({ seconds: QUICK ? 5 : 30, warmupSeconds: QUICK ? 1 : 3 });
+        log(`browser: ${JSON.stringify({ ...results.browser, chartPoints: undefined, fpsSamples: undefined })}`);
+      });
+  }
+  if (SCENARIOS.includes('cluster')) {
+    const hooks = {
+      CFG,
+      results,
+      log,
+      sleep,
+      startServer,
+      stopServer,
+      newPool,
+      closePool,
+      addClients,
+      owed,
+      liveOthers,
+    };
+    if (servers.includes('ours')) await guarded('cluster', () => runCluster(hooks));
+    else results.cluster = { status: 'not run', reason: 'needs --servers ours' };
+  }
 
   const loaded = [
     ...Object.entries(results.fanout).map(([k, m]) => [`${k} fan-out`, m]),

@@ -1,13 +1,23 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { clusterProviders } from './cluster/cluster.providers.js';
 import { APP_CONFIG, instrumentsOf, type AppConfig } from './config/config.js';
 import { EmbeddedFeedService } from './feed/embedded-feed.service.js';
+import { FeedHealth } from './feed/feed-health.js';
 import { FeedGateway } from './feed/feed.gateway.js';
 import { FeedService } from './feed/feed.service.js';
 import { Ingest } from './feed/ingest.js';
 import { MarketState } from './market/market-state.js';
 import { MetricsService } from './ops/metrics.service.js';
 import { OpsController } from './ops/ops.controller.js';
+import { ShutdownService } from './ops/shutdown.service.js';
+import { ConnectionLimiter } from './security/connection-limiter.js';
+import { OriginPolicy } from './security/origin-policy.js';
+import { RestAuthGuard } from './security/rest-auth.guard.js';
+import { ViewerAuth } from './security/viewer-auth.js';
+import { ViewerGuard } from './security/viewer-guard.js';
 import { SnapshotController } from './snapshot/snapshot.controller.js';
+import { SlowConsumerGuard } from './stream/slow-consumer.js';
 import { StreamGateway } from './stream/stream.gateway.js';
 import { SubscriptionService } from './stream/subscription.service.js';
 import { Throttler } from './stream/throttler.js';
@@ -34,10 +44,12 @@ export class AppModule {
           useFactory: (market: MarketState) => new Throttler(market, config.throttleTiersMs),
           inject: [MarketState],
         },
+        { provide: FeedHealth, useFactory: () => new FeedHealth(config.feedStaleMs) },
         {
           provide: Ingest,
-          useFactory: (market: MarketState, throttler: Throttler) => new Ingest(market, throttler),
-          inject: [MarketState, Throttler],
+          useFactory: (market: MarketState, throttler: Throttler, health: FeedHealth) =>
+            new Ingest(market, throttler, health),
+          inject: [MarketState, Throttler, FeedHealth],
         },
         {
           provide: FeedService,
@@ -53,11 +65,52 @@ export class AppModule {
             }),
           inject: [Ingest, MarketState],
         },
+        {
+          provide: OriginPolicy,
+          useFactory: () => new OriginPolicy(config.security.allowedOrigins, config.host, config.tls !== undefined),
+        },
+        {
+          provide: ViewerAuth,
+          useFactory: () => new ViewerAuth(config.security.authTokens, config.security.jwtSecret),
+        },
+        {
+          provide: ViewerGuard,
+          useFactory: (origins: OriginPolicy, auth: ViewerAuth) =>
+            new ViewerGuard(
+              origins,
+              new ConnectionLimiter(
+                config.limits.maxConnections,
+                config.limits.maxConnectionsPerIp,
+                config.security.trustProxy,
+              ),
+              auth,
+              config.limits,
+            ),
+          inject: [OriginPolicy, ViewerAuth],
+        },
+        { provide: APP_GUARD, useClass: RestAuthGuard },
+        {
+          provide: SlowConsumerGuard,
+          useFactory: (throttler: Throttler) => {
+            const logger = new Logger(SlowConsumerGuard.name);
+            const max = config.limits.maxBufferedBytes;
+            return new SlowConsumerGuard({
+              maxBufferedBytes: max,
+              periodMs: throttler.tiers[0]!,
+              onEvict: (id, bytes) =>
+                logger.warn(`slow consumer ${id} disconnected: ${bytes} bytes queued (MAX_BUFFERED_BYTES=${max})`),
+            });
+          },
+          inject: [Throttler],
+        },
         SubscriptionService,
         StreamGateway,
+        ShutdownService,
         FeedGateway,
         ...(config.feed.mode === 'external' ? [] : [EmbeddedFeedService]),
         MetricsService,
+        // Cluster mode: the Redis feed bus; its Ingest replaces the local one above (last wins).
+        ...clusterProviders(config),
       ],
     };
   }

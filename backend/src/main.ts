@@ -5,9 +5,12 @@ import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
+import { RedisIoAdapter } from './cluster/redis-io.adapter.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
 import { HttpErrorFilter } from './ops/http-error.filter.js';
 import { setupOpenApi } from './ops/openapi.js';
+import { armShutdownDeadline, SHUTDOWN_SIGNALS } from './ops/shutdown.service.js';
+import { OriginPolicy } from './security/origin-policy.js';
 import { LeanIoAdapter } from './stream/lean-io.adapter.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -18,10 +21,20 @@ async function bootstrap(config: AppConfig): Promise<void> {
     logLevels: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
     colors: Boolean(process.stdout.isTTY),
   });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger });
-  app.useWebSocketAdapter(new LeanIoAdapter(app));
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger,
+    // TLS_CERT + TLS_KEY: the same port serves https and wss.
+    ...(config.tls && { httpsOptions: { cert: config.tls.cert, key: config.tls.key } }),
+  });
+  // Cluster mode: the same lean adapter with the Socket.IO Redis adapter attached.
+  app.useWebSocketAdapter(config.redisUrl ? new RedisIoAdapter(app, config.redisUrl) : new LeanIoAdapter(app));
   app.useGlobalFilters(new HttpErrorFilter());
-  app.enableShutdownHooks();
+  const origins = app.get(OriginPolicy);
+  // REST has no cookie auth, so it cannot be hijacked by origin; its CORS headers follow the same list.
+  app.enableCors({ origin: (origin, cb) => cb(null, origins.allows(origin)) });
+  // ShutdownService does the graceful part; then exit 0, or 1 if it overruns the deadline.
+  app.enableShutdownHooks([...SHUTDOWN_SIGNALS], { useProcessExit: true });
+  armShutdownDeadline();
   setupOpenApi(app);
   if (existsSync(STATIC_DIR)) {
     app.useStaticAssets(STATIC_DIR, { index: 'index.html', maxAge: '1h' });
@@ -31,9 +44,12 @@ async function bootstrap(config: AppConfig): Promise<void> {
   await (config.host ? app.listen(config.port, config.host) : app.listen(config.port));
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  origins.listening(port);
+  Logger.log(`allowed origins: ${origins.origins.join(' ')}`, 'tickdeck');
   const host = config.host && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : 'localhost';
   // Printed whatever LOG_LEVEL says: scripts and tests wait for this line.
-  console.log(`tickdeck listening on http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const scheme = config.tls ? 'https' : 'http';
+  console.log(`tickdeck listening on ${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`);
 }
 
 let config: AppConfig;

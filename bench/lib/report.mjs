@@ -149,6 +149,27 @@ export function evaluateTargets(r) {
       ? `tickdeck-sim replay --speed max, batches of ${n(f.batch)}, ${f.inFlight} in flight; ${n(f.ticks)} ticks + ${n(f.trades)} trades in ${f.seconds} s, gateway CPU ${f.serverCpuPct ?? '–'} %`
       : (f?.reason ?? ''),
   );
+  const b = r.browser?.status === 'ok' ? r.browser : null;
+  const bNote = b
+    ? `${b.charts} charts @ ${b.tierMs} ms for ${b.seconds} s, headless Chromium ${b.chromium}`
+    : (r.browser?.reason ?? '');
+  add('Dashboard: frames per second (median of 1 s samples)', b?.fpsMedian, 'fps', (v) => v >= 55, '≥ 55 fps', bNote);
+  add(
+    'Dashboard: longest main-thread task',
+    b?.longestTaskMs,
+    'ms',
+    (v) => v <= 50,
+    '≤ 50 ms',
+    b ? `${b.longTasks} long task(s) over 50 ms` : '',
+  );
+  add(
+    'Dashboard: JS bundle, gzipped',
+    b?.jsGzipKB,
+    'KB',
+    (v) => v <= 150,
+    '≤ 150 KB',
+    b ? `${b.jsRawKB} KB raw; CSS ${b.cssGzipKB} KB gzipped` : '',
+  );
   return out;
 }
 
@@ -281,6 +302,28 @@ export function renderMarkdown(r) {
     L.push('');
   }
 
+  // -------- cluster (issue 7)
+  const cl = r.cluster;
+  if (cl && cl.status !== 'not run') {
+    L.push(
+      `## Cluster: the same clients on one gateway vs two over Redis (@ ${c.tierMs} ms, feed ${n(c.feedRate)} ticks/s)`,
+    );
+    L.push('');
+    if (cl.status !== 'ok') L.push(`${cl.status}: ${cl.reason ?? ''}`);
+    else {
+      L.push(
+        '| nodes | clients | updates/s | % of owed | frames/s | p50 ms | p99 ms | max ms | server CPU % per node | disconnects | other load % |',
+      );
+      L.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
+      for (const m of [cl.oneNode, cl.twoNodes]) {
+        L.push(
+          `| ${m.nodes} | ${n(m.clients)} | ${n(m.updatesPerSec)} | ${n(m.deliveredRatio * 100, 1)} | ${n(m.framesPerSec)} | ${n(m.latencyP50Ms)} | ${n(m.latencyP99Ms)} | ${n(m.latencyMaxMs)} | ${m.serverCpuPct.map((/** @type {number} */ x) => n(x, 1)).join(' + ')} | ${n(m.disconnects)} | ${n(m.otherLoadPct)} |`,
+        );
+      }
+    }
+    L.push('');
+  }
+
   // -------- ingest
   L.push('## Ingest');
   L.push('');
@@ -296,12 +339,21 @@ export function renderMarkdown(r) {
   );
   L.push('');
 
-  if (r.warnings?.length > 0) {
-    L.push('## Warnings');
+  // -------- browser (issue 5)
+  const br = r.browser;
+  if (br && br.status === 'ok') {
+    L.push(`## Dashboard in headless Chromium: ${br.charts} charts @ ${br.tierMs} ms, ${br.seconds} s`);
     L.push('');
-    for (const w of r.warnings) L.push(`- ${w}`);
+    L.push(
+      '| fps median | fps min | long tasks | longest task ms | AAPL quotes/s | JS gzip KB | JS raw KB | CSS gzip KB |',
+    );
+    L.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    L.push(
+      `| ${n(br.fpsMedian, 1)} | ${n(br.fpsMin, 1)} | ${n(br.longTasks)} | ${n(br.longestTaskMs, 1)} | ${n(br.aaplQuotesPerSec, 1)} | ${n(br.jsGzipKB, 1)} | ${n(br.jsRawKB, 1)} | ${n(br.cssGzipKB, 1)} |`,
+    );
     L.push('');
   }
+
   if (r.warnings?.length > 0) {
     L.push('## Warnings');
     L.push('');

@@ -22,7 +22,18 @@ export const SubscribeRequestSchema = z.strictObject({
    * Trade recovery after a reconnect: per symbol the last trade `seq` the client holds.
    * The ack then carries the trades after it, or lists the symbol in `gaps` when they are gone.
    */
-  since: z.record(SymbolSchema, z.number().int().nonnegative()).optional(),
+  since: z
+    .preprocess<unknown, z.ZodRecord<typeof SymbolSchema, z.ZodNumber>, Record<string, number>>(
+      (v, ctx) => {
+        // zod's record silently drops an own "__proto__" key (JSON.parse makes one): refuse it.
+        if (typeof v === 'object' && v !== null && Object.hasOwn(v, '__proto__')) {
+          ctx.addIssue({ code: 'custom', message: '"__proto__" is not a symbol' });
+        }
+        return v;
+      },
+      z.record(SymbolSchema, z.number().int().nonnegative()),
+    )
+    .optional(),
 });
 export type SubscribeRequest = z.input<typeof SubscribeRequestSchema>;
 

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { MarketSimulator } from '@tickdeck/simulator';
 import { APP_CONFIG, instrumentsOf, type AppConfig } from '../config/config.js';
 import { Ingest } from './ingest.js';
@@ -11,7 +17,7 @@ const STEP_MS = 20;
  * is the real time it was produced.
  */
 @Injectable()
-export class EmbeddedFeedService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class EmbeddedFeedService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(EmbeddedFeedService.name);
   private timer: ReturnType<typeof setInterval> | undefined;
 
@@ -35,7 +41,8 @@ export class EmbeddedFeedService implements OnApplicationBootstrap, OnApplicatio
     this.logger.log(`embedded simulator: ${rate} ticks/s over ${sim.instruments.length} symbols, seed ${seed}`);
   }
 
-  onApplicationShutdown(): void {
+  /** Stops before the servers close: no ticks while the gateway shuts down. */
+  beforeApplicationShutdown(): void {
     clearInterval(this.timer);
   }
 }

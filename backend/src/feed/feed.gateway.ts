@@ -3,6 +3,7 @@ import { MessageBody, SubscribeMessage, WebSocketGateway, type OnGatewayInit } f
 import { FEED_NAMESPACE, type FeedAck, type FeedClientToServerEvents } from '@tickdeck/protocol';
 import type { Namespace } from 'socket.io';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { markFeedPublisher } from '../security/viewer-guard.js';
 import { FeedService } from './feed.service.js';
 
 export type FeedNamespace = Namespace<FeedClientToServerEvents, Record<string, never>>;
@@ -23,7 +24,11 @@ export class FeedGateway implements OnGatewayInit<FeedNamespace> {
       const auth: unknown = socket.handshake.auth;
       const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
       const refusal = this.feed.authorize(token);
-      if (!refusal) return next();
+      if (!refusal) {
+        // An authenticated publisher's connection may carry feed-sized frames.
+        markFeedPublisher(socket.conn);
+        return next();
+      }
       this.logger.warn(`refused a feed publisher from ${socket.handshake.address}: ${refusal.message}`);
       const err = new Error(refusal.message) as Error & { data?: unknown };
       err.data = { code: refusal.code };

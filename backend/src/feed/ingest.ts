@@ -1,6 +1,7 @@
 import type { FeedTick, FeedTrade } from '@tickdeck/protocol';
 import type { MarketState } from '../market/market-state.js';
 import type { Throttler } from '../stream/throttler.js';
+import type { FeedHealth } from './feed-health.js';
 
 /**
  * The one door every feed source goes through: validated ticks and trades into market state,
@@ -11,10 +12,13 @@ export class Ingest {
   constructor(
     private readonly market: MarketState,
     private readonly throttler: Throttler,
+    private readonly health: FeedHealth,
   ) {}
 
   tick(tick: FeedTick): boolean {
-    return this.market.applyTick(tick) >= 0;
+    if (this.market.applyTick(tick) < 0) return false;
+    this.health.tick();
+    return true;
   }
 
   trade(input: FeedTrade): boolean {

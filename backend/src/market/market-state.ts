@@ -1,4 +1,13 @@
-import type { FeedTick, FeedTrade, History, InstrumentSpec, QuoteState, Snapshot, Trade } from '@tickdeck/protocol';
+import type {
+  FeedTick,
+  FeedTrade,
+  History,
+  HistoryPoint,
+  InstrumentSpec,
+  QuoteState,
+  Snapshot,
+  Trade,
+} from '@tickdeck/protocol';
 import { HistoryRing } from './history-ring.js';
 import { TradeRing } from './trade-ring.js';
 
@@ -10,6 +19,37 @@ export interface MarketStateOptions {
   /** Trades kept per symbol. */
   tradeHistory: number;
 }
+
+/** Per-symbol scalar fields of a {@link MarketStateExport}, one array entry per exported symbol. */
+const EXPORTED_FIELDS = [
+  'seqs',
+  'tss',
+  'lasts',
+  'bids',
+  'asks',
+  'opens',
+  'highs',
+  'lows',
+  'volumes',
+  'dayEnds',
+  'tradeSeqs',
+] as const;
+type ExportedField = (typeof EXPORTED_FIELDS)[number];
+
+/**
+ * The whole market as plain JSON-safe data, for a cluster node to hand its state to the others
+ * ({@link MarketState.exportState} / {@link MarketState.importState}).
+ */
+export type MarketStateExport = {
+  symbols: string[];
+  ticksApplied: number;
+  tradesApplied: number;
+  lastEventAt: number;
+  /** Per symbol: 1-second history points, oldest first. */
+  history: HistoryPoint[][];
+  /** Per symbol: the trades held, oldest first. */
+  trades: Trade[][];
+} & Record<ExportedField, number[]>;
 
 /**
  * The market as the gateway knows it: per symbol the latest quote, the tick count `seq`,
@@ -175,6 +215,51 @@ export class MarketState {
   /** Trades of symbol `i` after trade seq `seq`, or null when some are no longer held. */
   tradesAfter(i: number, seq: number): Trade[] | null {
     return this.trades[i]!.after(seq);
+  }
+
+  /** Everything this market holds, as JSON-safe data (rare: a cluster resync, not per tick). */
+  exportState(): MarketStateExport {
+    const out = {
+      symbols: [...this.symbols],
+      ticksApplied: this.ticksApplied,
+      tradesApplied: this.tradesApplied,
+      lastEventAt: this.lastEventAt,
+      history: this.history.map((h) => h.since(-Infinity)),
+      trades: this.trades.map((t) => t.latest(t.capacity)),
+    } as MarketStateExport;
+    for (const f of EXPORTED_FIELDS) out[f] = Array.from(this[f]);
+    return out;
+  }
+
+  /**
+   * Replaces the state of every symbol the export carries (others keep theirs), exactly, so two
+   * markets that import the same export agree. Returns the symbols whose `seq` went down (this
+   * market had applied ticks the exporter had not), so the caller can reset their viewers.
+   */
+  importState(s: MarketStateExport): string[] {
+    const lowered: string[] = [];
+    s.symbols.forEach((symbol, k) => {
+      const i = this.index.get(symbol);
+      if (i === undefined) return;
+      if (s.seqs[k]! < this.seqs[i]!) lowered.push(symbol);
+      for (const f of EXPORTED_FIELDS) this[f][i] = s[f][k]!;
+      const history = new HistoryRing(this.history[i]!.capacity, this.history[i]!.intervalMs);
+      // open, high, low, close in that order fold back into exactly the exported point.
+      for (const p of s.history[k] ?? []) {
+        history.record(p.t, p.open, 0);
+        history.record(p.t, p.high, 0);
+        history.record(p.t, p.low, 0);
+        history.record(p.t, p.close, p.volume);
+      }
+      this.history[i] = history;
+      const trades = new TradeRing(this.trades[i]!.capacity);
+      for (const t of s.trades[k] ?? []) trades.push(t);
+      this.trades[i] = trades;
+    });
+    this.ticksApplied = s.ticksApplied;
+    this.tradesApplied = s.tradesApplied;
+    this.lastEventAt = s.lastEventAt;
+    return lowered;
   }
 }
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { MarketState } from '../market/market-state.js';
+import { ViewerGuard } from '../security/viewer-guard.js';
 import { Throttler } from '../stream/throttler.js';
 
 /** Prometheus metrics; read from the hot path's own counters at scrape time, never updated per tick. */
@@ -10,7 +11,7 @@ export class MetricsService {
   /** Viewer sockets connected to `/market`; set by the gateway. */
   viewers = 0;
 
-  constructor(market: MarketState, throttler: Throttler) {
+  constructor(market: MarketState, throttler: Throttler, guard: ViewerGuard) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const counter = (name: string, help: string, read: () => number) =>
@@ -40,6 +41,16 @@ export class MetricsService {
       'Trades delivered to viewer sockets',
       () => throttler.stats.tradesDelivered,
     );
+    new Counter({
+      name: 'tickdeck_refusals_total',
+      help: 'Handshakes, messages and sockets refused or disconnected by the guard, by error code',
+      labelNames: ['code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [code, n] of guard.refusals) this.inc({ code }, n);
+      },
+    });
     const viewers = () => this.viewers;
     new Gauge({
       name: 'tickdeck_viewers',

@@ -1,6 +1,10 @@
-import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Optional } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FeedState } from '@tickdeck/protocol';
+import { Public } from '../security/rest-auth.guard.js';
+import { ClusterService, type ClusterHealth } from '../cluster/cluster.service.js';
 import { APP_CONFIG, type AppConfig, type FeedMode } from '../config/config.js';
+import { FeedHealth } from '../feed/feed-health.js';
 import { MarketState } from '../market/market-state.js';
 import { MetricsService } from './metrics.service.js';
 
@@ -9,10 +13,13 @@ export interface Health {
   status: 'ok';
   /** Seconds since the process started. */
   uptimeS: number;
-  feed: { source: FeedMode; ticks: number; trades: number; lastEventAt: number };
+  /** `state`: `stale` after `FEED_STALE_MS` without a tick, else `live`. */
+  feed: { source: FeedMode; state: FeedState; ticks: number; trades: number; lastEventAt: number };
   viewers: number;
   symbols: number;
   tiersMs: number[];
+  /** Cluster mode only (REDIS_URL set). */
+  cluster?: ClusterHealth;
 }
 
 @ApiTags('ops')
@@ -22,8 +29,11 @@ export class OpsController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly market: MarketState,
     private readonly metrics: MetricsService,
+    private readonly feedHealth: FeedHealth,
+    @Optional() private readonly cluster?: ClusterService,
   ) {}
 
+  @Public()
   @Get('api/health')
   @ApiOperation({ summary: 'Liveness and feed state' })
   @ApiOkResponse({ description: 'The gateway is up' })
@@ -33,6 +43,7 @@ export class OpsController {
       uptimeS: Math.round(process.uptime()),
       feed: {
         source: this.config.feed.mode,
+        state: this.feedHealth.state,
         ticks: this.market.ticksApplied,
         trades: this.market.tradesApplied,
         lastEventAt: this.market.lastEventAt,
@@ -40,6 +51,7 @@ export class OpsController {
       viewers: this.metrics.viewers,
       symbols: this.market.size,
       tiersMs: this.config.throttleTiersMs,
+      ...(this.cluster ? { cluster: this.cluster.health() } : {}),
     };
   }
 

@@ -1,8 +1,10 @@
-import { Logger } from '@nestjs/common';
+import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import { isObservable, lastValueFrom, type Observable } from 'rxjs';
-import type { Socket } from 'socket.io';
+import type { Server, ServerOptions, Socket } from 'socket.io';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { ViewerGuard } from '../security/viewer-guard.js';
 
 /**
  * Nest's IoAdapter with plain listeners instead of an rxjs pipeline per socket and event: the
@@ -11,6 +13,31 @@ import type { Socket } from 'socket.io';
  */
 export class LeanIoAdapter extends IoAdapter {
   private readonly log = new Logger('LeanIoAdapter');
+
+  constructor(private readonly appRef?: INestApplicationContext) {
+    super(appRef);
+  }
+
+  /**
+   * The one Socket.IO server, with the gateway's guard in front of Engine.IO: `allowRequest`
+   * (Origin, connection caps) before any session exists, and the frame bound. Engine.IO's
+   * `maxHttpBufferSize` is per server, so it is the feed's (larger) bound; viewers' frames are
+   * held to theirs per connection by {@link ViewerGuard.watch}.
+   */
+  override createIOServer(port: number, options?: Partial<ServerOptions>): Server {
+    const config = this.appRef?.get<AppConfig>(APP_CONFIG, { strict: false });
+    const guard = this.appRef?.get(ViewerGuard, { strict: false });
+    const server = super.createIOServer(port, {
+      ...options,
+      ...(config && { maxHttpBufferSize: config.limits.feedFrameBytes }),
+      ...(guard && {
+        allowRequest: guard.allowRequest,
+        cors: { origin: (origin, cb) => cb(null, guard.allowsOrigin(origin)) },
+      }),
+    } as ServerOptions) as Server;
+    if (guard) server.engine.on('connection', (conn: Socket['conn']) => guard.watch(conn));
+    return server;
+  }
 
   override bindMessageHandlers(
     socket: Socket,

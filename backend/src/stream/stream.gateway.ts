@@ -18,6 +18,10 @@ import {
   type UnsubscribeAck,
 } from '@tickdeck/protocol';
 import type { Namespace } from 'socket.io';
+import { FeedHealth } from '../feed/feed-health.js';
+import { MetricsService } from '../ops/metrics.service.js';
+import { ViewerGuard } from '../security/viewer-guard.js';
+import { LAGGING_ROOM, SlowConsumerGuard } from './slow-consumer.js';
 import { SubscriptionService, type ViewerData, type ViewerSocket } from './subscription.service.js';
 import { Throttler, type Broadcaster } from './throttler.js';
 
@@ -34,27 +38,45 @@ export class StreamGateway
   constructor(
     private readonly subscriptions: SubscriptionService,
     private readonly throttler: Throttler,
+    private readonly guard: ViewerGuard,
+    private readonly metrics: MetricsService,
+    private readonly feedHealth: FeedHealth,
+    private readonly slowConsumers: SlowConsumerGuard,
   ) {}
 
   afterInit(nsp: MarketNamespace): void {
+    // Auth is decided before the socket connects (Nest guards do not run on connection).
+    nsp.use(this.guard.authenticate);
     const rooms = nsp.adapter.rooms;
     // Local rooms only: in cluster mode every node runs its own throttler over the whole feed,
     // so a broadcast through the Redis adapter would deliver each quote once per node.
+    const local = nsp.local;
+    // Quotes skip sockets whose connection is backed up (the slow-consumer guard keeps them in
+    // LAGGING_ROOM): their next quote carries the latest state. Trades queue per socket, bounded
+    // by the same guard.
+    const lagging = () => (rooms.get(LAGGING_ROOM)?.size ?? 0) > 0;
     const out: Broadcaster = {
       members: (room) => rooms.get(room)?.size ?? 0,
-      quotes: (room, quotes) => nsp.local.to(room).emit('quotes', quotes),
-      trades: (room, batch) => nsp.local.to(room).emit('trades', batch),
+      quotes: (room, quotes) =>
+        (lagging() ? local.to(room).except(LAGGING_ROOM) : local.to(room)).emit('quotes', quotes),
+      trades: (room, batch) => local.to(room).emit('trades', batch),
     };
     this.throttler.start(out);
+    this.slowConsumers.start(() => nsp.sockets.values());
+    this.feedHealth.onChange((feed) => local.emit('status', { feed }));
     this.logger.log(`${MARKET_NAMESPACE} ready, tiers ${this.throttler.tiers.join('/')} ms`);
   }
 
   handleConnection(socket: ViewerSocket): void {
     socket.data.subs = new Map();
     socket.data.groups = new Map();
+    this.guard.attach(socket);
+    this.metrics.viewers++;
+    socket.emit('status', { feed: this.feedHealth.state });
   }
 
   handleDisconnect(socket: ViewerSocket): void {
+    this.metrics.viewers--;
     this.subscriptions.release(socket);
   }
 

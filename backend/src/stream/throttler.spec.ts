@@ -185,4 +185,19 @@ describe(Throttler.name, () => {
     expect(throttler.isDirty(fast, i)).toBe(false);
     expect(throttler.isDirty(throttler.tierIndex(1000), i)).toBe(true);
   });
+
+  it('sends the quotes of a flush before its trades, so a trade frame never makes a volatile quote skip', () => {
+    const order: string[] = [];
+    throttler.start({
+      members: () => 1,
+      quotes: (room) => order.push(`quotes ${room}`),
+      trades: (room) => order.push(`trades ${room}`),
+    });
+    const room = hold(100, ['AAPL']);
+    const applied = market.applyTrade({ symbol: 'AAPL', ts: T0, price: 100, size: 1, side: 'sell' })!;
+    throttler.tradeApplied(applied.index, applied.trade);
+    market.applyTick(tick('AAPL', 100, T0));
+    vi.advanceTimersByTime(100);
+    expect(order).toEqual([`quotes ${room}`, `trades ${tradeRoom('AAPL')}`]);
+  });
 });

@@ -152,11 +152,10 @@ export class Throttler {
     this.state[k]!.afterFlush.push(fn);
   }
 
-  /** Sends the quotes of tier `k` (and, for the fastest tier, the queued trades). */
+  /** Sends the quotes of tier `k` (then, for the fastest tier, the queued trades). */
   flush(k: number): void {
     const out = this.out;
     if (!out) return;
-    if (k === 0) this.flushTrades(out);
     const market = this.market;
     const tier = this.state[k]!;
     const { flushedSeq, holders, built } = tier;
@@ -187,6 +186,9 @@ export class Throttler {
       }
       built.fill(null);
     }
+    // Trades go after the quotes: quotes are sent volatile (skipped while a socket's transport is
+    // busy), and a trade frame sent first would leave every trade subscriber's transport busy.
+    if (k === 0) this.flushTrades(out);
     const after = tier.afterFlush;
     if (after.length > 0) {
       tier.afterFlush = [];

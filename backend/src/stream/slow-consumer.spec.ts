@@ -1,0 +1,166 @@
+import type { Status } from '@tickdeck/protocol';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LAGGING_ROOM, queuedBytes, SlowConsumerGuard, type EngineConn, type GuardedSocket } from './slow-consumer.js';
+
+/** An Engine.IO connection as the guard sees it: a write buffer, and a `ws` socket on WebSocket. */
+class FakeConn implements EngineConn {
+  readyState = 'open';
+  closedWith: boolean | undefined | null = null;
+  terminated = false;
+  writeBuffer: { data?: string | Buffer }[] = [];
+  readonly transport: { name: string; writable: boolean; socket?: { bufferedAmount: number; terminate(): void } };
+
+  constructor(name: 'websocket' | 'polling', writable: boolean, bufferedAmount = 0) {
+    this.transport = { name, writable };
+    if (name === 'websocket') {
+      this.transport.socket = {
+        bufferedAmount,
+        terminate: () => {
+          this.terminated = true;
+          this.readyState = 'closed';
+        },
+      };
+    }
+  }
+
+  close(discard?: boolean): void {
+    this.closedWith = discard;
+  }
+}
+
+class FakeSocket implements GuardedSocket {
+  readonly log: string[] = [];
+  readonly statuses: Status[] = [];
+  readonly rooms = new Set<string>();
+  join(room: string): void {
+    this.rooms.add(room);
+  }
+  leave(room: string): void {
+    this.rooms.delete(room);
+  }
+  constructor(
+    readonly id: string,
+    readonly conn: FakeConn,
+  ) {}
+  emit(_event: 'status', status: Status): void {
+    this.statuses.push(status);
+    this.log.push('status');
+  }
+  disconnect(close: boolean): void {
+    this.log.push(`disconnect(${close})`);
+  }
+}
+
+describe('queuedBytes', () => {
+  it('adds the write buffer to what the WebSocket holds', () => {
+    const conn = new FakeConn('websocket', false, 5000);
+    conn.writeBuffer = [{ data: 'x'.repeat(300) }, { data: Buffer.alloc(200) }, {}];
+    expect(queuedBytes(conn)).toBe(5000 + 300 + 200 + 1);
+  });
+
+  it('counts only the write buffer on polling', () => {
+    const conn = new FakeConn('polling', false);
+    conn.writeBuffer = [{ data: 'y'.repeat(1234) }];
+    expect(queuedBytes(conn)).toBe(1234);
+  });
+});
+
+describe(SlowConsumerGuard.name, () => {
+  const MAX = 64 * 1024;
+  let evicted: [string, number][];
+  let guard: SlowConsumerGuard;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    evicted = [];
+    guard = new SlowConsumerGuard({
+      maxBufferedBytes: MAX,
+      periodMs: 100,
+      graceMs: 2000,
+      onEvict: (id, bytes) => evicted.push([id, bytes]),
+    });
+  });
+  afterEach(() => {
+    guard.stop();
+    vi.useRealTimers();
+  });
+
+  it('leaves sockets at or under the bound, and never measures a writable one', () => {
+    const writable = new FakeConn('websocket', true);
+    Object.defineProperty(writable, 'writeBuffer', {
+      get: () => {
+        throw new Error('measured a writable socket');
+      },
+    });
+    const atBound = new FakeConn('websocket', false, MAX);
+    const sockets = [new FakeSocket('a', writable), new FakeSocket('b', atBound)];
+    expect(guard.sweep(sockets)).toBe(0);
+    expect(sockets.flatMap((s) => s.log)).toEqual([]);
+  });
+
+  it('makes a backed-up socket skip quotes (the lagging room) until it has caught up', () => {
+    const conn = new FakeConn('websocket', false, 10);
+    const socket = new FakeSocket('s', conn);
+    guard.sweep([socket]);
+    expect(socket.rooms.has(LAGGING_ROOM)).toBe(false);
+    conn.transport.socket!.bufferedAmount = MAX / 4 + 1;
+    guard.sweep([socket]);
+    expect(socket.rooms.has(LAGGING_ROOM)).toBe(true);
+    conn.transport.socket!.bufferedAmount = 100;
+    guard.sweep([socket]);
+    expect(socket.rooms.has(LAGGING_ROOM)).toBe(false);
+    conn.transport.socket!.bufferedAmount = MAX;
+    conn.transport.writable = true;
+    guard.sweep([socket]);
+    expect(socket.rooms.has(LAGGING_ROOM)).toBe(false);
+    expect(socket.log).toEqual([]);
+  });
+
+  it('tells a socket over the bound why, disconnects it, and drops its connection after the grace period', () => {
+    const ws = new FakeConn('websocket', false, MAX);
+    ws.writeBuffer = [{ data: 'z' }];
+    const polling = new FakeConn('polling', false);
+    polling.writeBuffer = [{ data: 'p'.repeat(MAX + 10) }];
+    const fine = new FakeSocket('fine', new FakeConn('websocket', false, 10));
+    const slowWs = new FakeSocket('slow-ws', ws);
+    const slowPolling = new FakeSocket('slow-polling', polling);
+    const sockets = [fine, slowWs, slowPolling];
+    guard.start(() => sockets);
+    vi.advanceTimersByTime(100);
+
+    expect(evicted).toEqual([
+      ['slow-ws', MAX + 1],
+      ['slow-polling', MAX + 10],
+    ]);
+    expect(guard.evicted).toBe(2);
+    for (const s of [slowWs, slowPolling]) {
+      expect(s.log).toEqual(['status', 'disconnect(true)']);
+      expect(s.statuses[0]!.notice).toMatchObject({ code: 'SLOW_CONSUMER' });
+      expect(s.statuses[0]!.notice!.message).toContain(`limit of ${MAX} (MAX_BUFFERED_BYTES)`);
+    }
+    expect(fine.log).toEqual([]);
+
+    vi.advanceTimersByTime(1999);
+    expect(ws.terminated).toBe(false);
+    expect(polling.closedWith).toBeNull();
+    vi.advanceTimersByTime(1);
+    expect(ws.terminated).toBe(true);
+    expect(polling.closedWith).toBe(true);
+  });
+
+  it('does not drop a connection that closed by itself within the grace period', () => {
+    const conn = new FakeConn('websocket', false, MAX + 1);
+    guard.sweep([new FakeSocket('s', conn)]);
+    conn.readyState = 'closed';
+    vi.advanceTimersByTime(5000);
+    expect(conn.terminated).toBe(false);
+  });
+
+  it('stops sweeping on shutdown', () => {
+    const socket = new FakeSocket('s', new FakeConn('websocket', false, MAX + 1));
+    guard.start(() => [socket]);
+    guard.beforeApplicationShutdown();
+    vi.advanceTimersByTime(1000);
+    expect(socket.log).toEqual([]);
+  });
+});

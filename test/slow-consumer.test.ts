@@ -1,0 +1,210 @@
+import type { Socket as NetSocket } from 'node:net';
+import type { Quote, Status } from '@tickdeck/protocol';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
+
+const MAX_BUFFERED_BYTES = 65_536;
+const TIER_MS = 100;
+/** Growth of the gateway's resident memory allowed while slow consumers come and go. */
+const RSS_GROWTH_BOUND = 64 * 1024 * 1024;
+/** And its absolute bound: several times an idle gateway (~130 MB here), far below a leak. */
+const RSS_BOUND = 400 * 1024 * 1024;
+
+/**
+ * A viewer that speaks Engine.IO/Socket.IO by hand over a `ws` WebSocket, so that its TCP socket
+ * can stop reading (`pause()`): the kernel buffers fill, and what the gateway sends then has to
+ * wait in the gateway. It counts trade bytes and keeps `status` events and the close.
+ */
+class RawViewer {
+  tradeBytes = 0;
+  readonly statuses: Status[] = [];
+  /** Socket.IO packets in the order received after the subscribe ack: 'trades', 'quotes', 'status', 'disconnect'. */
+  readonly kinds: string[] = [];
+  closedAt: number | null = null;
+  readonly closed: Promise<void>;
+  private readonly ws: WebSocket;
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    this.closed = new Promise((resolve) =>
+      ws.once('close', () => {
+        this.closedAt = Date.now();
+        resolve();
+      }),
+    );
+  }
+
+  static connect(port: number, symbols: string[]): Promise<RawViewer> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, {
+      perMessageDeflate: false,
+    });
+    const viewer = new RawViewer(ws);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('raw viewer: no subscribe ack in 10 s')), 10_000);
+      let subscribed = false;
+      ws.on('error', reject);
+      ws.on('message', (raw: Buffer) => {
+        const text = raw.toString();
+        if (text === '2') return ws.send('3');
+        if (text.startsWith('0{')) return ws.send('40/market,');
+        if (text.startsWith('40/market,')) {
+          return ws.send(`42/market,1${JSON.stringify(['subscribe', { symbols, throttleMs: TIER_MS }])}`);
+        }
+        if (text.startsWith('43/market,1')) {
+          const [ack] = JSON.parse(text.slice('43/market,1'.length)) as [{ ok: boolean }];
+          if (!ack.ok) return reject(new Error(`raw viewer: subscribe refused: ${text.slice(0, 200)}`));
+          subscribed = true;
+          clearTimeout(timer);
+          return resolve(viewer);
+        }
+        if (!subscribed) return;
+        if (text.startsWith('42/market,["trades"')) {
+          viewer.tradeBytes += text.length;
+          viewer.kinds.push('trades');
+        } else if (text.startsWith('42/market,["quotes"')) {
+          viewer.kinds.push('quotes');
+        } else if (text.startsWith('42/market,["status"')) {
+          viewer.statuses.push((JSON.parse(text.slice('42/market,'.length)) as [string, Status])[1]);
+          viewer.kinds.push('status');
+        } else if (text.startsWith('41/market')) {
+          viewer.kinds.push('disconnect');
+        }
+      });
+    });
+  }
+
+  /** The TCP socket under the WebSocket: `ws` keeps it in `_socket`. */
+  private get net(): NetSocket {
+    return (this.ws as unknown as { _socket: NetSocket })._socket;
+  }
+
+  /** Stops reading from the kernel: the TCP window closes and the gateway's writes back up. */
+  pause(): void {
+    this.net.pause();
+  }
+
+  resume(): void {
+    this.net.resume();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+}
+
+async function metric(gw: RunningGateway, name: string): Promise<number> {
+  const text = await (await fetch(`${gw.url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  if (!m) throw new Error(`no ${name} in /metrics`);
+  return Number(m[1]);
+}
+
+async function viewers(gw: RunningGateway): Promise<number> {
+  return ((await (await fetch(`${gw.url}/api/health`)).json()) as { viewers: number }).viewers;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+describe('slow consumers', () => {
+  let gw: RunningGateway;
+  const raws: RawViewer[] = [];
+  const clients: MarketClient[] = [];
+
+  beforeAll(async () => {
+    // Every tick is a trade: ~20,000 trades/s over the 20 symbols, ~2 MB/s of trade frames to a
+    // viewer holding all of them.
+    gw = await startGateway({
+      FEED_RATE: '20000',
+      FEED_TRADE_PROBABILITY: '1',
+      FEED_SEED: '11',
+      MAX_BUFFERED_BYTES: String(MAX_BUFFERED_BYTES),
+      LOG_LEVEL: 'warn',
+    });
+  });
+  afterAll(async () => {
+    for (const r of raws) r.terminate();
+    for (const c of clients) c.disconnect();
+    await gw?.stop();
+  });
+
+  it('disconnects a viewer that stops reading with a SLOW_CONSUMER notice, and no one else', async () => {
+    const all = (await (await fetch(`${gw.url}/api/symbols`)).json()) as { symbol: string }[];
+    const symbols = all.map((s) => s.symbol);
+
+    // A normal viewer, reading as it should, for the whole episode.
+    const normal = await connectViewer(gw.url);
+    clients.push(normal);
+    const arrivals: { at: number; quote: Quote }[] = [];
+    normal.on('quotes', (quotes) => {
+      const at = Date.now();
+      for (const quote of quotes) arrivals.push({ at, quote });
+    });
+    let normalTrades = 0;
+    normal.on('trades', (batch) => (normalTrades += batch.trades.length));
+    const normalStatus: Status[] = [];
+    normal.on('status', (s) => normalStatus.push(s));
+    const ack = await normal.emitWithAck('subscribe', { symbols: ['AAPL', 'BTC-USD'], throttleMs: TIER_MS });
+    expect(ack.ok).toBe(true);
+
+    await sleep(1000);
+    const rssBefore = await metric(gw, 'process_resident_memory_bytes');
+
+    // Three viewers of every symbol that stop reading right after subscribing.
+    const slow = await Promise.all([0, 1, 2].map(() => RawViewer.connect(gw.port, symbols)));
+    raws.push(...slow);
+    expect(await viewers(gw)).toBe(4);
+    const pausedAt = Date.now();
+    for (const r of slow) r.pause();
+
+    // Each is disconnected once over the bound; the kernel's buffers (a few MB) fill first.
+    const deadline = pausedAt + 20_000;
+    while ((await viewers(gw)) > 1 && Date.now() < deadline) await sleep(200);
+    const evictedAfterMs = Date.now() - pausedAt;
+    expect(await viewers(gw), `slow viewers still connected after ${evictedAfterMs} ms`).toBe(1);
+    const evictions = gw.output().match(/slow consumer \S+ disconnected: (\d+) bytes queued/g) ?? [];
+    expect(evictions).toHaveLength(3);
+    for (const line of evictions) {
+      const bytes = Number(/: (\d+) bytes/.exec(line)![1]);
+      expect(bytes).toBeGreaterThan(MAX_BUFFERED_BYTES);
+      // Caught within one sweep of going over: at most one flush of trades (~200 KB at this rate) more.
+      expect(bytes).toBeLessThan(MAX_BUFFERED_BYTES + 512 * 1024);
+    }
+
+    // Trades keep flowing for a while after; memory stays bounded.
+    await sleep(2000);
+    const rssAfter = await metric(gw, 'process_resident_memory_bytes');
+    expect(rssAfter - rssBefore).toBeLessThan(RSS_GROWTH_BOUND);
+    expect(rssAfter).toBeLessThan(RSS_BOUND);
+
+    // A slow viewer that reads again (within the grace period) finds the notice, then the close.
+    slow[0]!.resume();
+    await Promise.race([slow[0]!.closed, sleep(5000)]);
+    expect(slow[0]!.closedAt, 'the slow connection was closed').not.toBeNull();
+    expect(slow[0]!.tradeBytes).toBeGreaterThan(0);
+    expect(slow[0]!.statuses.at(-1)).toMatchObject({ notice: { code: 'SLOW_CONSUMER' } });
+    expect(slow[0]!.statuses.at(-1)!.notice!.message).toMatch(/MAX_BUFFERED_BYTES/);
+    const tail = slow[0]!.kinds.slice(-2);
+    expect(tail).toEqual(['status', 'disconnect']);
+
+    // The normal viewer never noticed: still connected, no notice, quotes at every interval, fresh.
+    expect(normal.connected).toBe(true);
+    expect(normalStatus.filter((s) => s.notice)).toEqual([]);
+    expect(normalTrades).toBeGreaterThan(1000);
+    const episode = arrivals.filter((a) => a.at >= pausedAt);
+    for (const symbol of ['AAPL', 'BTC-USD']) {
+      const mine = episode.filter((a) => a.quote.symbol === symbol);
+      const span = mine.at(-1)!.at - mine[0]!.at;
+      // One quote per interval, allowing for a few late timer ticks on a shared machine.
+      expect(mine.length).toBeGreaterThanOrEqual(Math.floor((span / TIER_MS) * 0.8));
+      const gaps = mine.slice(1).map((a, n) => a.at - mine[n]!.at);
+      expect(percentile(gaps, 95), `${symbol} inter-arrival p95`).toBeLessThanOrEqual(2 * TIER_MS);
+      // The embedded feed stamps ticks with the wall clock, shared with this process.
+      const ages = mine.map((a) => a.at - a.quote.ts);
+      expect(percentile(ages, 95), `${symbol} quote age p95`).toBeLessThanOrEqual(TIER_MS);
+    }
+  });
+});
