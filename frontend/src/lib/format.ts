@@ -109,3 +109,30 @@ export function connectionLabel(connection: Connection): string {
       return `Offline: ${connection.reason}`;
   }
 }
+
+const clock = new Intl.DateTimeFormat(LOCALE, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+const clockShort = new Intl.DateTimeFormat(LOCALE, { hour: '2-digit', minute: '2-digit', hour12: false });
+
+/** Local wall-clock time of an epoch-ms instant: `14:03:27`, or `14:03` without seconds. */
+export function formatClock(ms: number, seconds = true): string {
+  return (seconds ? clock : clockShort).format(ms);
+}
+
+const money = new Intl.NumberFormat(LOCALE, {
+  style: 'currency',
+  currency: 'USD',
+  notation: 'compact',
+  maximumFractionDigits: 2,
+});
+
+/** A notional amount, compact: `$1.25M`, `$980K`. */
+export function formatNotional(value: number): string {
+  return money.format(value);
+}
+
+const sizeFormat = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 4 });
+
+/** A trade size: whole shares with separators, coins up to 4 decimals: `1,200`, `0.0812`. */
+export function formatSize(value: number): string {
+  return sizeFormat.format(value);
+}

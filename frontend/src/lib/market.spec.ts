@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { MarketStore } from './market.svelte';
+import { MarketStore, SPARK_BUCKET_MS, SPARK_POINTS } from './market.svelte';
 import { quote, snapshot, spec } from './test-data';
 
 describe(MarketStore.name, () => {
   it('keeps the latest quote per symbol', () => {
     const store = new MarketStore();
-    expect(store.applyQuotes([quote('AAPL', 1, { last: 228.5 }), quote('MSFT', 1, { last: 417.2 })])).toBe(2);
-    expect(store.applyQuotes([quote('AAPL', 2, { last: 229.1 })])).toBe(1);
+    expect(store.applyQuotes([quote('AAPL', 1, { last: 228.5 }), quote('MSFT', 1, { last: 417.2 })])).toHaveLength(2);
+    expect(store.applyQuotes([quote('AAPL', 2, { last: 229.1 })])).toHaveLength(1);
 
     expect(store.quote('AAPL')?.last).toBe(229.1);
     expect(store.quote('MSFT')?.last).toBe(417.2);
@@ -17,7 +17,7 @@ describe(MarketStore.name, () => {
     const store = new MarketStore();
     store.applyQuotes([quote('AAPL', 5, { last: 230 })]);
 
-    expect(store.applyQuotes([quote('AAPL', 5, { last: 1 }), quote('AAPL', 3, { last: 2 })])).toBe(0);
+    expect(store.applyQuotes([quote('AAPL', 5, { last: 1 }), quote('AAPL', 3, { last: 2 })])).toHaveLength(0);
     expect(store.quote('AAPL')).toMatchObject({ seq: 5, last: 230 });
   });
 
@@ -27,8 +27,8 @@ describe(MarketStore.name, () => {
     store.subscribed({ throttleMs: 250, snapshots: [snapshot('AAPL', 10, { last: 228 })] });
     expect(store.quote('AAPL')).toMatchObject({ seq: 10, last: 228 });
 
-    expect(store.applyQuotes([quote('AAPL', 9, { last: 1 })])).toBe(0);
-    expect(store.applyQuotes([quote('AAPL', 11, { last: 228.25 })])).toBe(1);
+    expect(store.applyQuotes([quote('AAPL', 9, { last: 1 })])).toHaveLength(0);
+    expect(store.applyQuotes([quote('AAPL', 11, { last: 228.25 })])).toHaveLength(1);
     expect(store.quote('AAPL')).toMatchObject({ seq: 11, last: 228.25 });
   });
 
@@ -49,7 +49,7 @@ describe(MarketStore.name, () => {
     store.sessionStarted();
     store.subscribed({ snapshots: [snapshot('AAPL', 3, { last: 231 })] });
     expect(store.quote('AAPL')).toMatchObject({ seq: 3, last: 231 });
-    expect(store.applyQuotes([quote('AAPL', 3, { last: 1 })])).toBe(0);
+    expect(store.applyQuotes([quote('AAPL', 3, { last: 1 })])).toHaveLength(0);
   });
 
   it('lists every instrument in order, each with its latest quote', () => {
@@ -131,5 +131,37 @@ describe(MarketStore.name, () => {
     store.sessionStarted();
     store.subscribed({ throttleMs: 250, snapshots: [] });
     expect(store.notice).toBeUndefined();
+  });
+
+  it('records which way each update moved the price, and a bounded sparkline', () => {
+    const store = new MarketStore();
+    store.setInstruments([spec('AAPL')]);
+    store.applyQuotes([quote('AAPL', 1, { last: 100, ts: 0 })]);
+    expect(store.rows[0]).toMatchObject({ tick: 'flat', spark: [100] });
+    store.applyQuotes([quote('AAPL', 2, { last: 101, ts: 100 })]);
+    expect(store.rows[0]).toMatchObject({ tick: 'up', spark: [101] });
+    store.applyQuotes([quote('AAPL', 3, { last: 99, ts: SPARK_BUCKET_MS })]);
+    expect(store.rows[0]).toMatchObject({ tick: 'down', spark: [101, 99] });
+
+    for (let i = 0; i < SPARK_POINTS + 10; i++) {
+      store.applyQuotes([quote('AAPL', 10 + i, { last: 200 + i, ts: SPARK_BUCKET_MS * (2 + i) })]);
+    }
+    const spark = store.rows[0]!.spark;
+    expect(spark).toHaveLength(SPARK_POINTS);
+    expect(spark.at(-1)).toBe(200 + SPARK_POINTS + 9);
+    expect(store.quoteCount('AAPL')).toBe(3 + SPARK_POINTS + 10);
+  });
+
+  it('publishes the update rate and forgets latency and transport when the link drops', () => {
+    const store = new MarketStore();
+    store.applyQuotes([quote('AAPL', 1), quote('MSFT', 1), quote('AAPL', 1)]);
+    store.sampleRate(500);
+    expect(store.updatesPerSec).toBe(4);
+    store.measuredLatency(12.4);
+    store.setTransport('websocket');
+    expect([store.latencyMs, store.transport]).toEqual([12, 'websocket']);
+
+    store.reconnecting(1);
+    expect([store.latencyMs, store.transport, store.updatesPerSec]).toEqual([undefined, undefined, undefined]);
   });
 });

@@ -12,17 +12,38 @@ export type Connection =
   /** Not connected and not retrying on its own; `reason` is safe to show. */
   | { state: 'offline'; reason: string };
 
+/** Which way the last price moved with the latest update. */
+export type Tick = 'up' | 'down' | 'flat';
+
+/** Socket.IO transport carrying the connection. */
+export type Transport = 'websocket' | 'polling';
+
+/** Sparkline: one point per this many ms of feed time (the newest price within it). */
+export const SPARK_BUCKET_MS = 500;
+/** Sparkline length in points: 30 s at {@link SPARK_BUCKET_MS}. */
+export const SPARK_POINTS = 60;
+
 /** One watchlist line: an instrument and its latest quote, if one has arrived. */
 export interface MarketRow {
   spec: InstrumentSpec;
   quote: QuoteState | undefined;
+  /** Move of the last price with the latest update ('flat' before the second one). */
+  tick: Tick;
+  /** Recent last prices, oldest first, one per {@link SPARK_BUCKET_MS}. */
+  spark: readonly number[];
 }
 
 interface Held {
   quote: QuoteState;
   /** Connection session the quote arrived in; `seq` is only comparable within one gateway run. */
   session: number;
+  tick: Tick;
+  spark: readonly number[];
+  /** Feed time of the newest sparkline bucket. */
+  sparkTs: number;
 }
+
+const NO_SPARK: readonly number[] = [];
 
 /** Latest market state as the dashboard sees it. Fed by `lib/socket.ts`; read by components. */
 export class MarketStore {
@@ -35,13 +56,28 @@ export class MarketStore {
   throttleMs: number | undefined = $state();
   /** The latest server notice (shutdown, slow consumer), cleared by the next successful subscribe. */
   notice: string | undefined = $state();
+  /** Round trip of the latest `ping`, in ms; `undefined` until measured or while disconnected. */
+  latencyMs: number | undefined = $state();
+  /** Transport in use while connected. */
+  transport: Transport | undefined = $state();
+  /** Quotes applied per second, over the latest sampling interval. */
+  updatesPerSec: number | undefined = $state();
+  /** The gateway refused the handshake for want of a valid token (viewer auth is on). */
+  authRequired = $state(false);
 
   #held = new SvelteMap<string, Held>();
   #session = 0;
+  /** Quotes applied per symbol since the page loaded, and in all since the last rate sample. */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a counter for the test hook, not state
+  #counts = new Map<string, number>();
+  #sinceSample = 0;
 
   /** Every instrument with its latest quote, in display order. */
   readonly rows: MarketRow[] = $derived(
-    this.instruments.map((spec) => ({ spec, quote: this.#held.get(spec.symbol)?.quote })),
+    this.instruments.map((spec) => {
+      const held = this.#held.get(spec.symbol);
+      return { spec, quote: held?.quote, tick: held?.tick ?? 'flat', spark: held?.spark ?? NO_SPARK };
+    }),
   );
 
   /** Values on screen may be out of date: not subscribed, or the gateway's feed is not live. */
@@ -56,19 +92,40 @@ export class MarketStore {
     this.instruments = instruments;
   }
 
+  /** Quotes applied for `symbol` since the page loaded (snapshots included). */
+  quoteCount(symbol: string): number {
+    return this.#counts.get(symbol) ?? 0;
+  }
+
   /**
    * Applies quotes in order, skipping any whose `seq` is not newer than the one held for its
-   * symbol in this session. Returns how many were applied.
+   * symbol in this session. Returns the ones applied, in order.
    */
-  applyQuotes(quotes: readonly QuoteState[]): number {
-    let applied = 0;
-    for (const quote of quotes) if (this.#apply(quote)) applied++;
+  applyQuotes<Q extends QuoteState>(quotes: readonly Q[]): Q[] {
+    const applied: Q[] = [];
+    for (const quote of quotes) if (this.#apply(quote)) applied.push(quote);
+    this.#sinceSample += applied.length;
     return applied;
   }
 
   /** Snapshots obey the same `seq` rule as quotes: a quote that overtook its snapshot wins. */
-  applySnapshots(snapshots: readonly Snapshot[]): number {
+  applySnapshots(snapshots: readonly Snapshot[]): Snapshot[] {
     return this.applyQuotes(snapshots);
+  }
+
+  /** Publishes the update rate over the `elapsedMs` since the previous sample. */
+  sampleRate(elapsedMs: number): void {
+    this.updatesPerSec = elapsedMs > 0 ? (this.#sinceSample * 1000) / elapsedMs : undefined;
+    this.#sinceSample = 0;
+  }
+
+  /** A `ping` came back after `ms`. */
+  measuredLatency(ms: number): void {
+    this.latencyMs = Math.round(ms);
+  }
+
+  setTransport(transport: Transport | undefined): void {
+    this.transport = transport;
   }
 
   applyStatus(status: Status): void {
@@ -88,30 +145,74 @@ export class MarketStore {
    */
   sessionStarted(): void {
     this.#session++;
+    this.authRequired = false;
     this.feed = undefined;
     this.connection = { state: 'connecting' };
   }
 
-  /** The subscribe ack arrived: apply its snapshots and go live. */
-  subscribed(ack: { throttleMs?: number; snapshots: readonly Snapshot[] }): void {
-    this.applySnapshots(ack.snapshots);
+  /** The subscribe ack arrived: apply its snapshots and go live. Returns the snapshots applied. */
+  subscribed(ack: { throttleMs?: number; snapshots: readonly Snapshot[] }): Snapshot[] {
+    const applied = this.applySnapshots(ack.snapshots);
     this.throttleMs = ack.throttleMs;
     this.notice = undefined;
     this.connection = { state: 'live' };
+    return applied;
   }
 
   reconnecting(attempt: number): void {
+    this.#lost();
     this.connection = { state: 'reconnecting', attempt };
   }
 
   offline(reason: string): void {
+    this.#lost();
     this.connection = { state: 'offline', reason };
+  }
+
+  /** The handshake was refused as UNAUTHORIZED: offline until the user gives a token. */
+  unauthorized(reason: string): void {
+    this.offline(reason);
+    this.authRequired = true;
+  }
+
+  #lost(): void {
+    this.latencyMs = undefined;
+    this.transport = undefined;
+    this.updatesPerSec = undefined;
   }
 
   #apply(quote: QuoteState): boolean {
     const held = this.#held.get(quote.symbol);
-    if (held && held.session === this.#session && quote.seq <= held.quote.seq) return false;
-    this.#held.set(quote.symbol, { quote, session: this.#session });
+    const sameSession = held !== undefined && held.session === this.#session;
+    if (held && sameSession && quote.seq <= held.quote.seq) return false;
+    // A stored quote is the latest state only: drop `conflated` and `tradeSeq` riders.
+    const state: QuoteState = {
+      symbol: quote.symbol,
+      seq: quote.seq,
+      ts: quote.ts,
+      last: quote.last,
+      bid: quote.bid,
+      ask: quote.ask,
+      open: quote.open,
+      high: quote.high,
+      low: quote.low,
+      volume: quote.volume,
+      change: quote.change,
+      changePct: quote.changePct,
+    };
+    const previous = held?.quote.last;
+    const tick: Tick =
+      previous === undefined || previous === quote.last ? 'flat' : quote.last > previous ? 'up' : 'down';
+    let spark = held?.spark ?? NO_SPARK;
+    let sparkTs = held?.sparkTs ?? 0;
+    if (spark.length > 0 && quote.ts >= sparkTs && quote.ts - sparkTs < SPARK_BUCKET_MS) {
+      spark = [...spark.slice(0, -1), quote.last];
+    } else if (quote.ts > sparkTs || spark.length === 0) {
+      spark = [...spark.slice(spark.length >= SPARK_POINTS ? 1 : 0), quote.last];
+      sparkTs = quote.ts;
+    }
+    this.#held.set(quote.symbol, { quote: state, session: this.#session, tick, spark, sparkTs });
+    this.#counts.set(quote.symbol, (this.#counts.get(quote.symbol) ?? 0) + 1);
     return true;
   }
 }

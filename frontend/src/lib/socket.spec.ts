@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { SubscribeAck, SubscribeRequest } from '@tickdeck/protocol';
+import type { PingAck, SubscribeAck, SubscribeRequest, Trade } from '@tickdeck/protocol';
+import { ChartFeed } from './chart/feed';
 import { MarketStore } from './market.svelte';
-import { connectMarket, type MarketSocket } from './socket';
+import { connectMarket, type ConnectOptions, type MarketSocket } from './socket';
 import { quote, snapshot, spec } from './test-data';
+import { TradeStore } from './trades.svelte';
 
 type Handler = (...args: never[]) => void;
 
@@ -31,9 +33,14 @@ class FakeSocket {
     return this;
   }
 
+  pings: ((err: Error | null, res?: PingAck) => void)[] = [];
+
   timeout(_ms: number) {
     return {
-      emit: (event: string, request: SubscribeRequest, ack: Sent['ack']) => this.sent.push({ event, request, ack }),
+      emit: (event: string, ...args: unknown[]) => {
+        if (event === 'ping') this.pings.push(args[0] as FakeSocket['pings'][number]);
+        else this.sent.push({ event, request: args[0] as SubscribeRequest, ack: args[1] as Sent['ack'] });
+      },
     };
   }
 
@@ -93,26 +100,47 @@ async function subscribed(socket: FakeSocket, id: string): Promise<Sent> {
   return socket.lastSent();
 }
 
-function setup(options: { throttleMs?: number } = {}) {
+const connections: { close(): void }[] = [];
+
+function setup(options: Pick<ConnectOptions, 'throttleMs' | 'pingIntervalMs'> = {}) {
   const store = new MarketStore();
+  const trades = new TradeStore({ schedule: (flush) => flush() });
+  const history = vi.fn(async (_symbol: string, _seconds: number) => [] as { x: number; y: number }[]);
+  const charts = new ChartFeed(history);
   const socket = new FakeSocket();
   const loadSymbols = vi.fn(async () => instruments);
-  const connection = connectMarket(store, {
-    ...options,
-    retryDelayMs: 1000,
-    loadSymbols,
-    createSocket: () => socket as unknown as MarketSocket,
-  });
-  return { store, socket, connection, loadSymbols };
+  const connection = connectMarket(
+    { market: store, trades, charts },
+    {
+      pingIntervalMs: 0,
+      rateIntervalMs: 0,
+      ...options,
+      retryDelayMs: 1000,
+      loadSymbols,
+      createSocket: () => socket as unknown as MarketSocket,
+    },
+  );
+  connections.push(connection);
+  return { store, trades, charts, history, socket, connection, loadSymbols };
+}
+
+function trade(seq: number, fields: Partial<Trade> = {}): Trade {
+  return { id: `AAPL-${seq}`, seq, ts: 1_700_000_000_000 + seq, price: 228, size: 10, side: 'buy', ...fields };
+}
+
+/** Trade seqs on the tape, oldest first. */
+function tapeSeqs(trades: TradeStore): number[] {
+  return trades.tape.flatMap((e) => (e.kind === 'trade' ? [e.trade.seq] : [])).reverse();
 }
 
 function ok(
   snapshots = [snapshot('AAPL', 10, { last: 228 }), snapshot('BTC-USD', 20, { last: 67_000 })],
-): SubscribeAck {
+): Extract<SubscribeAck, { ok: true }> {
   return { ok: true, throttleMs: 250, snapshots, trades: [], gaps: [] };
 }
 
 afterEach(() => {
+  for (const c of connections.splice(0)) c.close();
   vi.useRealTimers();
 });
 
@@ -265,5 +293,132 @@ describe(connectMarket.name, () => {
     socket.active = false;
     socket.fire('connect_error', new Error('UNAUTHORIZED'));
     expect(store.connection).toEqual({ state: 'offline', reason: 'UNAUTHORIZED' });
+  });
+  it('asks for a token when the gateway refuses the handshake as UNAUTHORIZED, and forgets that on connect', () => {
+    const { store, socket } = setup();
+    socket.active = false;
+    const err = Object.assign(new Error('a token is required'), { data: { code: 'UNAUTHORIZED' } });
+    socket.fire('connect_error', err);
+    expect(store.connection).toEqual({ state: 'offline', reason: 'a token is required' });
+    expect(store.authRequired).toBe(true);
+    socket.fire('connect');
+    expect(store.authRequired).toBe(false);
+  });
+  it('resubscribes after a reconnect with since, and the ack fills the tape gap exactly once', async () => {
+    const { socket, trades } = setup();
+    await subscribed(socket, 'a');
+    socket.lastSent().ack(null, ok([snapshot('AAPL', 10, { tradeSeq: 5 }), snapshot('BTC-USD', 20)]));
+    socket.fire('trades', { symbol: 'AAPL', trades: [trade(6), trade(7)] });
+    expect(tapeSeqs(trades)).toEqual([6, 7]);
+
+    socket.drop('transport close');
+    await subscribed(socket, 'b');
+    // BTC-USD had no trade yet but its snapshot said where trades continue (tradeSeq 0).
+    expect(socket.lastSent().request.since).toEqual({ AAPL: 7, 'BTC-USD': 0 });
+    socket.lastSent().ack(null, {
+      ...ok([snapshot('AAPL', 14, { tradeSeq: 9 }), snapshot('BTC-USD', 22)]),
+      trades: [{ symbol: 'AAPL', trades: [trade(8), trade(9)] }],
+    });
+    expect(tapeSeqs(trades)).toEqual([6, 7, 8, 9]);
+
+    // A live batch that overlaps what the ack brought adds only what is new.
+    socket.fire('trades', { symbol: 'AAPL', trades: [trade(9), trade(10)] });
+    expect(tapeSeqs(trades)).toEqual([6, 7, 8, 9, 10]);
+    expect(trades.lastSeq('AAPL')).toBe(10);
+  });
+
+  it('marks a gap on the tape for symbols whose missed trades are gone', async () => {
+    const { socket, trades } = setup();
+    await subscribed(socket, 'a');
+    socket.lastSent().ack(null, ok([snapshot('AAPL', 10, { tradeSeq: 5 }), snapshot('BTC-USD', 20)]));
+    socket.drop('transport close');
+    await subscribed(socket, 'b');
+    socket
+      .lastSent()
+      .ack(null, { ...ok([snapshot('AAPL', 900, { tradeSeq: 2000 }), snapshot('BTC-USD', 30)]), gaps: ['AAPL'] });
+
+    expect(trades.tape.map((e) => [e.kind, e.symbol])).toEqual([['gap', 'AAPL']]);
+    socket.fire('trades', { symbol: 'AAPL', trades: [trade(2000), trade(2001)] });
+    expect(tapeSeqs(trades)).toEqual([2001]);
+  });
+
+  it('moves every symbol to the new tier on resubscribe, keeping since', async () => {
+    let tier = 250;
+    const { store, socket, trades, connection } = setup({ throttleMs: () => tier });
+    await subscribed(socket, 'a');
+    expect(socket.lastSent().request.throttleMs).toBe(250);
+    socket.lastSent().ack(null, ok([snapshot('AAPL', 10, { tradeSeq: 3 }), snapshot('BTC-USD', 20)]));
+
+    tier = 1000;
+    connection.resubscribe();
+    expect(socket.sent).toHaveLength(2);
+    expect(socket.lastSent().request).toEqual({
+      symbols: ['AAPL', 'BTC-USD'],
+      throttleMs: 1000,
+      since: { AAPL: 3, 'BTC-USD': 0 },
+    });
+    socket
+      .lastSent()
+      .ack(null, { ...ok([snapshot('AAPL', 12, { tradeSeq: 3 }), snapshot('BTC-USD', 21)]), throttleMs: 1000 });
+    expect(store.throttleMs).toBe(1000);
+    expect(store.connection.state).toBe('live');
+    expect(trades.lastSeq('AAPL')).toBe(3);
+  });
+
+  it('feeds the open charts only the quotes the store accepted', async () => {
+    const { socket, charts } = setup();
+    const series = charts.open('AAPL', 60_000);
+    await vi.waitFor(() => expect(series.backfilling).toBe(false));
+    await subscribed(socket, 'a');
+    socket.lastSent().ack(null, ok([snapshot('AAPL', 10, { last: 228, ts: 1000 }), snapshot('BTC-USD', 20)]));
+
+    socket.fire('quotes', [quote('AAPL', 9, { last: 1, ts: 2000 }), quote('AAPL', 11, { last: 229, ts: 3000 })]);
+    expect(series.points).toEqual([
+      { x: 1000, y: 228 },
+      { x: 3000, y: 229 },
+    ]);
+  });
+
+  it('bridges the outage in the charts after a reconnect, without backwards points', async () => {
+    const { socket, charts, history } = setup();
+    const series = charts.open('AAPL', 60_000);
+    await vi.waitFor(() => expect(series.backfilling).toBe(false));
+    await subscribed(socket, 'a');
+    socket.lastSent().ack(null, ok([snapshot('AAPL', 10, { last: 228, ts: 1000 }), snapshot('BTC-USD', 20)]));
+    expect(history).toHaveBeenCalledTimes(1);
+
+    socket.drop('transport close');
+    let resolve!: (points: { x: number; y: number }[]) => void;
+    history.mockImplementationOnce(() => new Promise((r) => (resolve = r)));
+    await subscribed(socket, 'b');
+    // The restarted gateway counts seq from 1 again; its snapshot is still newer in feed time.
+    socket.lastSent().ack(null, ok([snapshot('AAPL', 2, { last: 231, ts: 9000 }), snapshot('BTC-USD', 3)]));
+    expect(history).toHaveBeenCalledTimes(2);
+    socket.fire('quotes', [quote('AAPL', 3, { last: 232, ts: 9500 })]);
+    resolve([
+      { x: 500, y: 1 },
+      { x: 4000, y: 229 },
+      { x: 8000, y: 230 },
+    ]);
+    await vi.waitFor(() => expect(series.backfilling).toBe(false));
+    expect(series.points.map((p) => p.x)).toEqual([1000, 4000, 8000, 9000, 9500]);
+  });
+
+  it('measures the round trip with ping while connected', async () => {
+    vi.useFakeTimers();
+    const { store, socket } = setup({ pingIntervalMs: 5000 });
+    socket.open('a');
+    expect(socket.pings).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(42);
+    socket.pings[0]!(null, { serverTime: Date.now() });
+    expect(store.latencyMs).toBeGreaterThanOrEqual(40);
+    expect(store.latencyMs).toBeLessThan(1000);
+
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(socket.pings).toHaveLength(2);
+    socket.drop('transport close');
+    expect(store.latencyMs).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(socket.pings).toHaveLength(2);
   });
 });

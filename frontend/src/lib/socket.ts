@@ -5,9 +5,14 @@ import {
   type ClientToServerEvents,
   type InstrumentSpec,
   type ServerToClientEvents,
+  type SubscribeAck,
+  type SubscribeRequest,
 } from '@tickdeck/protocol';
 import { fetchSymbols } from './api';
-import type { MarketStore } from './market.svelte';
+import { getToken } from './auth';
+import type { ChartFeed } from './chart/feed';
+import type { MarketStore, Transport } from './market.svelte';
+import type { TradeStore } from './trades.svelte';
 
 /** The dashboard's socket on `/market`, typed by the protocol's event maps. */
 export type MarketSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -15,17 +20,32 @@ export type MarketSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 export interface MarketConnection {
   /** Connect again after going offline; a no-op while connected or already retrying. */
   reconnect(): void;
-  /** Disconnect for good and cancel pending retries. */
+  /** Subscribe again (every symbol, the current tier): how a new tier takes effect. */
+  resubscribe(): void;
+  /** Disconnect for good and cancel pending retries and timers. */
   close(): void;
 }
 
+/** Where the socket's events go. */
+export interface MarketSinks {
+  market: MarketStore;
+  /** Trade tape and `since` bookkeeping; trades are ignored without it. */
+  trades?: TradeStore;
+  /** Open charts; fed the quotes the market store accepted. */
+  charts?: ChartFeed;
+}
+
 export interface ConnectOptions {
-  /** Throttle tier to ask for, in ms; by default the gateway's default tier. */
-  throttleMs?: number;
+  /** Throttle tier to ask for, in ms, read at every subscribe; by default the gateway's default tier. */
+  throttleMs?: number | (() => number | undefined);
   /** How long to wait for a subscribe ack before asking again, in ms. */
   ackTimeoutMs?: number;
   /** Pause before retrying a failed symbol fetch or subscribe, in ms. */
   retryDelayMs?: number;
+  /** Between round-trip probes (`ping`), in ms; 0 turns them off. */
+  pingIntervalMs?: number;
+  /** Between update-rate samples, in ms; 0 turns them off. */
+  rateIntervalMs?: number;
   /** Where the symbol universe comes from; `GET /api/symbols` by default. */
   loadSymbols?: () => Promise<InstrumentSpec[]>;
   /** Opens the socket, not yet connected; the default connects to `/market` on the page's origin. */
@@ -40,6 +60,16 @@ function openSocket(): MarketSocket {
     // polling stays as the fallback for networks that block WebSocket.
     transports: ['websocket', 'polling'],
     tryAllTransports: true,
+    // Jittered exponential backoff, 0.5 s doubling to 5 s, each delay +-50 %: a gateway restart
+    // does not get every dashboard back at the same instant.
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 5000,
+    randomizationFactor: 0.5,
+    // Read at every (re)connect, so a token entered after a refusal is used.
+    auth: (cb) => {
+      const token = getToken();
+      cb(token ? { token } : {});
+    },
   });
 }
 
@@ -49,25 +79,70 @@ const DISCONNECT_REASONS: Partial<Record<Socket.DisconnectReason, string>> = {
 };
 
 /**
- * Opens the market socket and keeps `store` up to date: on every connect (the first and each
- * reconnect) it loads the symbol list and subscribes to all of it, then routes `quotes` and
- * `status` into the store. No other module talks to socket.io.
+ * Opens the market socket and keeps the stores up to date: on every connect (the first and each
+ * reconnect) it loads the symbol list and subscribes to all of it, with `since` so the ack fills
+ * the trade tape's gap, then routes `quotes`, `trades` and `status` into the stores and measures
+ * the round trip. No other module talks to socket.io.
  */
-export function connectMarket(store: MarketStore, options: ConnectOptions = {}): MarketConnection {
+export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}): MarketConnection {
+  const { market, trades, charts } = sinks;
   const {
     throttleMs,
     ackTimeoutMs = 5000,
     retryDelayMs = 2000,
+    pingIntervalMs = 5000,
+    rateIntervalMs = 1000,
     loadSymbols = fetchSymbols,
     createSocket = openSocket,
   } = options;
+  const tier = typeof throttleMs === 'function' ? throttleMs : () => throttleMs;
   const socket = createSocket();
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let pingTimer: ReturnType<typeof setInterval> | undefined;
   let shuttingDown = false;
+  /** Connections that reached a subscribe ack; from the second on, charts bridge the outage. */
+  let sessionsLive = 0;
+  let sessionLive = false;
+  let symbols: string[] = [];
+  /** Engine.IO connections whose transport upgrades are already reported. */
+  const watched = new WeakSet<object>();
 
   function retry(action: () => void, delayMs = retryDelayMs): void {
     clearTimeout(retryTimer);
     retryTimer = setTimeout(action, delayMs);
+  }
+
+  function request(): SubscribeRequest {
+    const req: SubscribeRequest = { symbols };
+    const ms = tier();
+    if (ms !== undefined) req.throttleMs = ms;
+    const held = new Set(symbols);
+    const since = Object.fromEntries(Object.entries(trades?.since() ?? {}).filter(([s]) => held.has(s)));
+    if (Object.keys(since).length > 0) req.since = since;
+    return req;
+  }
+
+  function applyAck(ack: Extract<SubscribeAck, { ok: true }>): void {
+    const first = !sessionLive;
+    sessionLive = true;
+    if (first && sessionsLive++ > 0) charts?.resync();
+    const applied = market.subscribed(ack);
+    trades?.applyAck(ack);
+    charts?.apply(applied);
+  }
+
+  /** Subscribes to `symbols`, for as long as this connection (`id`) lasts. */
+  function subscribe(id: string | undefined): void {
+    const current = () => socket.connected && socket.id === id;
+    socket.timeout(ackTimeoutMs).emit('subscribe', request(), (err, ack) => {
+      if (!current()) return;
+      if (err) retry(() => subscribe(id));
+      else if (ack.ok) applyAck(ack);
+      else if (ack.error.code === ErrorCode.RATE_LIMITED)
+        retry(() => subscribe(id), ack.error.retryAfterMs ?? retryDelayMs);
+      else if (sessionLive) market.applyStatus({ notice: { code: ack.error.code, message: ack.error.message } });
+      else market.offline(`subscribe refused: ${ack.error.message}`);
+    });
   }
 
   /** Loads the universe and subscribes to it, for as long as this connection (`id`) lasts. */
@@ -81,72 +156,112 @@ export function connectMarket(store: MarketStore, options: ConnectOptions = {}):
       return;
     }
     if (!current()) return;
-    store.setInstruments(instruments);
-    const symbols = instruments.map((spec) => spec.symbol);
+    market.setInstruments(instruments);
+    symbols = instruments.map((spec) => spec.symbol);
     if (symbols.length === 0) {
-      store.subscribed({ snapshots: [] });
+      market.subscribed({ snapshots: [] });
       return;
     }
-    const request = throttleMs === undefined ? { symbols } : { symbols, throttleMs };
-    socket.timeout(ackTimeoutMs).emit('subscribe', request, (err, ack) => {
-      if (!current()) return;
-      if (err) retry(() => void subscribeAll(id));
-      else if (ack.ok) store.subscribed(ack);
-      else if (ack.error.code === ErrorCode.RATE_LIMITED)
-        retry(() => void subscribeAll(id), ack.error.retryAfterMs ?? retryDelayMs);
-      else store.offline(`subscribe refused: ${ack.error.message}`);
+    subscribe(id);
+  }
+
+  function ping(id: string | undefined): void {
+    const started = performance.now();
+    socket.timeout(pingIntervalMs).emit('ping', (err) => {
+      if (!err && socket.connected && socket.id === id) market.measuredLatency(performance.now() - started);
     });
+  }
+
+  function stopPing(): void {
+    clearInterval(pingTimer);
+    pingTimer = undefined;
   }
 
   socket.on('connect', () => {
     clearTimeout(retryTimer);
     shuttingDown = false;
-    store.sessionStarted();
-    void subscribeAll(socket.id);
+    sessionLive = false;
+    market.sessionStarted();
+    const engine = socket.io.engine;
+    market.setTransport(engine?.transport?.name as Transport | undefined);
+    if (engine && !watched.has(engine)) {
+      watched.add(engine);
+      engine.on('upgrade', (transport: { name: string }) => market.setTransport(transport.name as Transport));
+    }
+    const id = socket.id;
+    stopPing();
+    if (pingIntervalMs > 0) {
+      ping(id);
+      pingTimer = setInterval(() => ping(id), pingIntervalMs);
+    }
+    void subscribeAll(id);
   });
 
   socket.on('disconnect', (reason) => {
     clearTimeout(retryTimer);
+    stopPing();
     if (socket.active) {
-      store.reconnecting(0);
+      market.reconnecting(0);
     } else if (shuttingDown && reason === 'io server disconnect') {
       // A gateway going down on purpose is expected back (restart, deploy): keep trying.
-      store.reconnecting(0);
+      market.reconnecting(0);
       retry(() => socket.connect());
     } else {
-      store.offline(DISCONNECT_REASONS[reason] ?? reason);
+      market.offline(DISCONNECT_REASONS[reason] ?? reason);
     }
   });
 
   socket.on('connect_error', (err) => {
     // While `active`, socket.io retries by itself; otherwise a middleware refused us (e.g. auth).
-    if (!socket.active) store.offline(err.message);
+    const code = (err as { data?: { code?: unknown } }).data?.code;
+    if (code === ErrorCode.UNAUTHORIZED) market.unauthorized(err.message);
+    else if (!socket.active) market.offline(err.message);
   });
 
-  socket.io.on('reconnect_attempt', (attempt) => store.reconnecting(attempt));
-  socket.io.on('reconnect_failed', () => store.offline('gave up reconnecting'));
+  socket.io.on('reconnect_attempt', (attempt) => market.reconnecting(attempt));
+  socket.io.on('reconnect_failed', () => market.offline('gave up reconnecting'));
 
   socket.on('quotes', (quotes) => {
-    store.applyQuotes(quotes);
+    const applied = market.applyQuotes(quotes);
+    if (applied.length > 0) charts?.apply(applied);
+  });
+
+  socket.on('trades', (batch) => {
+    trades?.applyBatch(batch);
   });
 
   socket.on('status', (status) => {
     if (status.server === 'shutdown') shuttingDown = true;
-    store.applyStatus(status);
+    market.applyStatus(status);
   });
 
-  store.connecting();
+  let sampled = performance.now();
+  const rateTimer =
+    rateIntervalMs > 0
+      ? setInterval(() => {
+          const now = performance.now();
+          if (socket.connected) market.sampleRate(now - sampled);
+          sampled = now;
+        }, rateIntervalMs)
+      : undefined;
+
+  market.connecting();
   socket.connect();
 
   return {
     reconnect() {
       if (socket.active) return;
       clearTimeout(retryTimer);
-      store.connecting();
+      market.connecting();
       socket.connect();
+    },
+    resubscribe() {
+      if (socket.connected && sessionLive && symbols.length > 0) subscribe(socket.id);
     },
     close() {
       clearTimeout(retryTimer);
+      clearInterval(rateTimer);
+      stopPing();
       socket.disconnect();
     },
   };
