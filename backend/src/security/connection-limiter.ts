@@ -45,19 +45,19 @@ export class ConnectionLimiter {
     return null;
   }
 
-  /** Counts a connection in; call the returned function once when it closes. */
-  opened(ip: string): () => void {
+  /** Counts a connection from `ip` in. */
+  opened(ip: string): void {
     this.total++;
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-    let open = true;
-    return () => {
-      if (!open) return;
-      open = false;
-      this.total--;
-      const n = (this.perIp.get(ip) ?? 1) - 1;
-      if (n > 0) this.perIp.set(ip, n);
-      else this.perIp.delete(ip);
-    };
+  }
+
+  /** Counts a connection from `ip` out; once per {@link opened} (Engine.IO closes a connection once). */
+  closed(ip: string): void {
+    const n = this.perIp.get(ip);
+    if (n === undefined) return;
+    this.total--;
+    if (n > 1) this.perIp.set(ip, n - 1);
+    else this.perIp.delete(ip);
   }
 
   get connections(): number {

@@ -24,8 +24,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Connections whose publisher passed `/feed`'s token check: they may send feed-sized frames. */
 const feedConns = new WeakSet<object>();
-/** The `/market` socket on a connection, to tell it why the connection is being closed. */
-const viewerOf = new WeakMap<object, AnySocket>();
 
 /** Marks a connection as an authenticated feed publisher's (larger frames allowed). */
 export function markFeedPublisher(conn: object): void {
@@ -42,13 +40,33 @@ export class ViewerGuard {
   private readonly logger = new Logger(ViewerGuard.name);
   /** Refusals and disconnects by code, for /metrics. */
   readonly refusals = new Map<string, number>();
+  /** `/market`'s local sockets, to find the viewer on a connection being closed. */
+  private viewers: ReadonlyMap<string, AnySocket> = new Map();
+  // One listener of each kind shared by every connection (Engine.IO calls it with `this` = the
+  // connection): an idle connection costs no closure of its own.
+  private readonly onClose: (this: EngineConn) => void;
+  private readonly onPacket: (this: EngineConn, packet: { type: string; data?: unknown }) => void;
 
   constructor(
     private readonly origins: OriginPolicy,
     private readonly connections: ConnectionLimiter,
     private readonly auth: ViewerAuth,
     private readonly limits: ViewerGuardLimits,
-  ) {}
+  ) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listeners' `this` is the connection
+    const guard = this;
+    this.onClose = function () {
+      guard.connections.closed(guard.connections.addressOf(this.request));
+    };
+    this.onPacket = function (packet) {
+      guard.checkFrame(this, packet);
+    };
+  }
+
+  /** Where the viewers are: `/market`'s local sockets. */
+  bindViewers(sockets: ReadonlyMap<string, AnySocket>): void {
+    this.viewers = sockets;
+  }
 
   private count(code: string): void {
     this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
@@ -77,23 +95,26 @@ export class ViewerGuard {
 
   /** For every Engine.IO connection: counts it against the caps, and bounds viewers' frames. */
   watch(conn: EngineConn): void {
-    conn.once('close', this.connections.opened(this.connections.addressOf(conn.request)));
-    const max = this.limits.viewerFrameBytes;
+    this.connections.opened(this.connections.addressOf(conn.request));
+    conn.on('close', this.onClose);
     // 'packet' fires before Socket.IO decodes the frame, so an oversized one is never parsed.
-    conn.on('packet', (packet: { type: string; data?: unknown }) => {
-      if (packet.type !== 'message' || feedConns.has(conn)) return;
-      // Binary attachments are bounded the same way (and in number by socket.io-parser).
-      const data = packet.data as string | ArrayBufferLike | ArrayBufferView | undefined;
-      const size =
-        typeof data === 'string'
-          ? data.length * 3 > max
-            ? Buffer.byteLength(data)
-            : data.length
-          : (data?.byteLength ?? 0);
-      if (size > max) {
-        this.closeConn(conn, ErrorCode.FRAME_TOO_LARGE, `frame of ${size} bytes, over ${max} (MAX_VIEWER_FRAME_BYTES)`);
-      }
-    });
+    conn.on('packet', this.onPacket);
+  }
+
+  private checkFrame(conn: EngineConn, packet: { type: string; data?: unknown }): void {
+    if (packet.type !== 'message' || feedConns.has(conn)) return;
+    const max = this.limits.viewerFrameBytes;
+    // Binary attachments are bounded the same way (and in number by socket.io-parser).
+    const data = packet.data as string | ArrayBufferLike | ArrayBufferView | undefined;
+    const size =
+      typeof data === 'string'
+        ? data.length * 3 > max
+          ? Buffer.byteLength(data)
+          : data.length
+        : (data?.byteLength ?? 0);
+    if (size > max) {
+      this.closeConn(conn, ErrorCode.FRAME_TOO_LARGE, `frame of ${size} bytes, over ${max} (MAX_VIEWER_FRAME_BYTES)`);
+    }
   }
 
   /** `/market` namespace middleware: the handshake's `auth.token`, when auth is on. */
@@ -122,7 +143,6 @@ export class ViewerGuard {
 
   /** For a connected viewer: rate limit, unknown events, frame notices, token expiry. */
   attach(socket: AnySocket): void {
-    viewerOf.set(socket.conn, socket);
     const bucket = new TokenBucket(this.limits.messagesPerSecond, this.limits.messageBurst);
     socket.use((packet, next) => {
       const [event] = packet;
@@ -187,8 +207,10 @@ export class ViewerGuard {
   }
 
   private closeConn(conn: EngineConn, code: ErrorCode, message: string): void {
-    const socket = viewerOf.get(conn);
-    if (socket?.connected) return this.disconnect(socket, code, message);
+    // A scan, but only for a connection being thrown out (each costs its sender a new handshake).
+    for (const socket of this.viewers.values()) {
+      if (socket.conn === conn && socket.connected) return this.disconnect(socket, code, message);
+    }
     this.count(code);
     this.logger.warn(`closing a connection (${conn.remoteAddress}): ${code}: ${message}`);
     conn.close();

@@ -47,6 +47,7 @@ export class StreamGateway
   afterInit(nsp: MarketNamespace): void {
     // Auth is decided before the socket connects (Nest guards do not run on connection).
     nsp.use(this.guard.authenticate);
+    this.guard.bindViewers(nsp.sockets);
     const rooms = nsp.adapter.rooms;
     // Local rooms only: in cluster mode every node runs its own throttler over the whole feed,
     // so a broadcast through the Redis adapter would deliver each quote once per node.
