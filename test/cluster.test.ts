@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Quote, Snapshot, Status, SubscribeAck } from '@tickdeck/protocol';
@@ -15,6 +15,7 @@ import {
   type RedisServer,
 } from './support/cluster.js';
 import { startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
+import { startSim, type SimProcess } from './support/sim.js';
 import { requireSystemCommand } from './support/system.js';
 
 const REDIS = requireSystemCommand('redis-server', 'redis-server', 'cluster');
@@ -22,7 +23,6 @@ const NGINX = requireSystemCommand('nginx', 'nginx', 'cluster');
 const COMPOSE = requireSystemCommand('docker-compose', 'docker-compose', 'cluster (compose file)');
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = fileURLToPath(new URL('../simulator/bin/tickdeck-sim.js', import.meta.url));
 const TOKEN = 'cluster-test-token-0123';
 
 interface Health {
@@ -124,29 +124,9 @@ async function viewer(url: string, symbols: string[], o: ViewerOptions = {}): Pr
   return v;
 }
 
-interface Sim {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-}
-
 /** `tickdeck-sim run` against `url` with `args`. */
-function sim(url: string, args: string[]): Sim {
-  const child = spawn(process.execPath, [CLI, 'run', '--url', url, '--token', TOKEN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('close', (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  return { child, done };
-}
+const sim = (url: string, args: string[]): SimProcess =>
+  startSim(['run', '--url', url, '--token', TOKEN, ...args], children);
 
 const hostPort = (gw: RunningGateway) => `127.0.0.1:${gw.port}`;
 /** Quotes of `v` received after `t` (epoch ms). */

@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   FEED_NAMESPACE,
   type FeedAck,
@@ -14,38 +13,16 @@ import {
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
+import { startSim, type SimResult } from './support/sim.js';
 
-const CLI = fileURLToPath(new URL('../simulator/bin/tickdeck-sim.js', import.meta.url));
 const TOKEN = 'feed-test-token-0123';
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type CliResult = SimResult;
 
 const children = new Set<ChildProcess>();
 
 /** Starts `tickdeck-sim` with `args`; the environment carries no feed token unless given. */
-function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const { FEED_TOKEN: _omit, ...base } = process.env;
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const done = new Promise<CliResult>((resolve) =>
-    child.once('close', (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  return { child, done };
-}
+const startCli = (args: string[], env: Record<string, string> = {}) => startSim(args, children, env);
 
 /** Runs `tickdeck-sim` to completion, killing it after `timeoutMs`. */
 async function cli(args: string[], timeoutMs = 20_000): Promise<CliResult> {

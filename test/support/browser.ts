@@ -3,18 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { FEED_NAMESPACE, type FeedAck, type FeedClientToServerEvents, type FeedTrade } from '@tickdeck/protocol';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { io, type Socket } from 'socket.io-client';
-
-/** Flags for the system Chromium: headless, no sandbox (containers), nothing that phones home. */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { CHROMIUM_ARGS } from '../../bench/lib/chromium.mjs';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../artifacts/screenshots/', import.meta.url));
 
