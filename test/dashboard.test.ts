@@ -257,4 +257,27 @@ describe.skipIf(!chromium)('dashboard in Chromium against the real gateway', () 
       expect(page.url()).not.toContain(VIEWER);
     });
   });
+
+  it("offers the gateway's own tiers (THROTTLE_TIERS_MS), not the protocol's defaults", async () => {
+    const custom = await startGateway({ THROTTLE_TIERS_MS: '50,500', DEFAULT_THROTTLE_MS: '500' });
+    gateways.push(custom);
+    const page = await open(custom.url);
+    await shoot(page, 'dashboard-custom-tiers', async () => {
+      await expect.poll(() => connection(page).textContent(), { timeout: 5000, interval: 50 }).toContain('Live');
+      await expect
+        .poll(() => page.$$eval('[data-tier]', (bs) => bs.map((b) => b.getAttribute('data-tier'))), { timeout: 5000 })
+        .toEqual(['50', '500']);
+      // The saved default (250 ms) is not offered here: the gateway's default is in force and shown.
+      expect(await page.locator('[data-tier="500"]').getAttribute('aria-checked')).toBe('true');
+      await page.locator('[data-tier="50"]').click();
+      await expect
+        .poll(() => page.locator('[data-tier="50"]').getAttribute('aria-checked'), { timeout: 3000 })
+        .toBe('true');
+      const before = await fromPage(page, (h) => h.quoteCount('AAPL'));
+      await sleep(2000);
+      const after = await fromPage(page, (h) => h.quoteCount('AAPL'));
+      // 50 ms: far more than the 500 ms tier's at most 4-5 in 2 s.
+      expect(after - before).toBeGreaterThan(10);
+    });
+  });
 });

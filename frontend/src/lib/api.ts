@@ -14,6 +14,16 @@ export async function fetchSymbols(): Promise<InstrumentSpec[]> {
   return symbols;
 }
 
+/** The throttle tiers (ms) this gateway offers (`GET /api/health`'s `tiersMs`). */
+export async function fetchTiers(): Promise<number[]> {
+  const health = await getJson<{ tiersMs?: unknown }>('/api/health');
+  const tiers = health.tiersMs;
+  if (!Array.isArray(tiers) || tiers.length === 0 || !tiers.every((t) => Number.isInteger(t) && t > 0)) {
+    throw new Error('GET /api/health did not list the tiers');
+  }
+  return tiers as number[];
+}
+
 /** `GET /api/history/{symbol}?seconds=N` as chart points: the close of each second at its start. */
 export async function fetchHistory(symbol: string, seconds: number): Promise<{ x: number; y: number }[]> {
   const history = await getJson<History>(`/api/history/${encodeURIComponent(symbol)}?seconds=${seconds}`);

@@ -1,5 +1,12 @@
 import { SvelteMap } from 'svelte/reactivity';
-import type { FeedState, InstrumentSpec, QuoteState, Snapshot, Status } from '@tickdeck/protocol';
+import {
+  DEFAULT_THROTTLE_TIERS_MS,
+  type FeedState,
+  type InstrumentSpec,
+  type QuoteState,
+  type Snapshot,
+  type Status,
+} from '@tickdeck/protocol';
 
 /** Where the dashboard's link to the gateway stands. */
 export type Connection =
@@ -62,6 +69,8 @@ export class MarketStore {
   transport: Transport | undefined = $state();
   /** Quotes applied per second, over the latest sampling interval. */
   updatesPerSec: number | undefined = $state();
+  /** Throttle tiers the gateway offers, in ms (the protocol's defaults until it says). */
+  tiers: readonly number[] = $state.raw(DEFAULT_THROTTLE_TIERS_MS);
   /** The gateway refused the handshake for want of a valid token (viewer auth is on). */
   authRequired = $state(false);
 

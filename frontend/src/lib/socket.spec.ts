@@ -102,13 +102,14 @@ async function subscribed(socket: FakeSocket, id: string): Promise<Sent> {
 
 const connections: { close(): void }[] = [];
 
-function setup(options: Pick<ConnectOptions, 'throttleMs' | 'pingIntervalMs'> = {}) {
+function setup(options: Pick<ConnectOptions, 'throttleMs' | 'pingIntervalMs' | 'loadTiers'> = {}) {
   const store = new MarketStore();
   const trades = new TradeStore({ schedule: (flush) => flush() });
   const history = vi.fn(async (_symbol: string, _seconds: number) => [] as { x: number; y: number }[]);
   const charts = new ChartFeed(history);
   const socket = new FakeSocket();
   const loadSymbols = vi.fn(async () => instruments);
+  const loadTiers = vi.fn(async () => [100, 250, 1000]);
   const connection = connectMarket(
     { market: store, trades, charts },
     {
@@ -117,6 +118,7 @@ function setup(options: Pick<ConnectOptions, 'throttleMs' | 'pingIntervalMs'> = 
       ...options,
       retryDelayMs: 1000,
       loadSymbols,
+      loadTiers: options.loadTiers ?? loadTiers,
       createSocket: () => socket as unknown as MarketSocket,
     },
   );
@@ -166,6 +168,25 @@ describe(connectMarket.name, () => {
     const { socket } = setup({ throttleMs: 1000 });
     await subscribed(socket, 'a');
     expect(socket.lastSent().request).toEqual({ symbols: ['AAPL', 'BTC-USD'], throttleMs: 1000 });
+  });
+
+  it("offers the gateway's own tiers, and falls back to its default for a tier it does not offer", async () => {
+    const { store, socket } = setup({ throttleMs: 1000, loadTiers: async () => [50, 500] });
+    await subscribed(socket, 'a');
+    expect(store.tiers).toEqual([50, 500]);
+    expect(socket.lastSent().request).toEqual({ symbols: ['AAPL', 'BTC-USD'] });
+  });
+
+  it('keeps the protocol tiers when the gateway does not say', async () => {
+    const { store, socket } = setup({
+      throttleMs: 250,
+      loadTiers: async () => {
+        throw new Error('HTTP 500');
+      },
+    });
+    await subscribed(socket, 'a');
+    expect(store.tiers).toEqual([100, 250, 1000]);
+    expect(socket.lastSent().request).toMatchObject({ throttleMs: 250 });
   });
 
   it('routes quotes and status into the store', async () => {

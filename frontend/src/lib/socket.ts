@@ -8,7 +8,7 @@ import {
   type SubscribeAck,
   type SubscribeRequest,
 } from '@tickdeck/protocol';
-import { fetchSymbols } from './api';
+import { fetchSymbols, fetchTiers } from './api';
 import { getToken } from './auth';
 import type { ChartFeed } from './chart/feed';
 import type { MarketStore, Transport } from './market.svelte';
@@ -48,6 +48,8 @@ export interface ConnectOptions {
   rateIntervalMs?: number;
   /** Where the symbol universe comes from; `GET /api/symbols` by default. */
   loadSymbols?: () => Promise<InstrumentSpec[]>;
+  /** Where the gateway's throttle tiers come from; `GET /api/health` by default. */
+  loadTiers?: () => Promise<number[]>;
   /** Opens the socket, not yet connected; the default connects to `/market` on the page's origin. */
   createSocket?: () => MarketSocket;
 }
@@ -93,6 +95,7 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
     pingIntervalMs = 5000,
     rateIntervalMs = 1000,
     loadSymbols = fetchSymbols,
+    loadTiers = fetchTiers,
     createSocket = openSocket,
   } = options;
   const tier = typeof throttleMs === 'function' ? throttleMs : () => throttleMs;
@@ -114,8 +117,10 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
 
   function request(): SubscribeRequest {
     const req: SubscribeRequest = { symbols };
+    // A tier this gateway does not offer (a preference saved against another one) falls back
+    // to the gateway's default.
     const ms = tier();
-    if (ms !== undefined) req.throttleMs = ms;
+    if (ms !== undefined && market.tiers.includes(ms)) req.throttleMs = ms;
     const held = new Set(symbols);
     const since = Object.fromEntries(Object.entries(trades?.since() ?? {}).filter(([s]) => held.has(s)));
     if (Object.keys(since).length > 0) req.since = since;
@@ -150,7 +155,10 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
     const current = () => socket.connected && socket.id === id;
     let instruments: InstrumentSpec[];
     try {
-      instruments = await loadSymbols();
+      // The tiers are a nicety: without them the page keeps the protocol's defaults.
+      const [loaded, tiers] = await Promise.all([loadSymbols(), loadTiers().catch(() => undefined)]);
+      instruments = loaded;
+      if (tiers) market.tiers = tiers;
     } catch {
       if (current()) retry(() => void subscribeAll(id));
       return;
