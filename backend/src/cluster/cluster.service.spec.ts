@@ -1,11 +1,15 @@
 import { EventEmitter } from 'node:events';
+import { Logger } from '@nestjs/common';
 import { DEFAULT_INSTRUMENTS, type Status } from '@tickdeck/protocol';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../config/config.js';
 import { MarketState } from '../market/market-state.js';
 import type { StreamGateway } from '../stream/stream.gateway.js';
 import { ClusterService, PEER_TIMEOUT_MS } from './cluster.service.js';
 import { FeedBus, type BusTransport, type BusTransportEvents } from './feed-bus.js';
+
+// The service's start-up log line is not what these specs look at.
+beforeAll(() => Logger.overrideLogger(false));
 
 class Transport implements BusTransport {
   events: BusTransportEvents | null = null;

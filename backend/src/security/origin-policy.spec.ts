@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { OriginPolicy } from './origin-policy.js';
 
@@ -36,6 +37,13 @@ describe(OriginPolicy.name, () => {
     for (const o of ['http://localhost:41234.evil.test', 'https://localhost:41234', 'http://localhost:3000', 'null']) {
       expect(p.allows(o), o).toBe(false);
     }
+  });
+
+  it("listening on every interface, adds this machine's name", () => {
+    const p = new OriginPolicy(undefined, undefined, false);
+    p.listening(3000);
+    expect(p.allows(`http://${hostname().toLowerCase()}:3000`)).toBe(true);
+    expect(p.allows('http://localhost:3000')).toBe(true);
   });
 
   it('uses https for its own origins under TLS, and drops default ports as browsers do', () => {

@@ -1,4 +1,4 @@
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 
 /** Vite's dev server (`npm run dev`), which proxies the gateway. */
 const DEV_SERVER_PORT = 5173;
@@ -6,7 +6,7 @@ const DEV_SERVER_PORT = 5173;
 /**
  * Which browser origins may open a socket or read REST responses cross-origin. Configured:
  * exactly the `ALLOWED_ORIGINS` list. Default: the gateway's own origins (loopback names, `HOST`,
- * this machine's addresses, at the port it listens on) and the Vite dev server's. Comparison is
+ * this machine's name and addresses, at the port it listens on) and the Vite dev server's. Comparison is
  * exact on the serialized origin, so `http://localhost:3000.evil.test` and `null` never pass.
  */
 export class OriginPolicy {
@@ -28,6 +28,7 @@ export class OriginPolicy {
     const hosts = new Set(['localhost', '127.0.0.1', '[::1]']);
     if (this.host && !wildcard) hosts.add(this.host.includes(':') ? `[${this.host}]` : this.host);
     if (wildcard) {
+      hosts.add(hostname().toLowerCase());
       for (const list of Object.values(networkInterfaces())) {
         for (const a of list ?? []) hosts.add(a.family === 'IPv6' ? `[${a.address.split('%')[0]}]` : a.address);
       }
