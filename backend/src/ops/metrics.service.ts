@@ -2,16 +2,24 @@ import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { MarketState } from '../market/market-state.js';
 import { ViewerGuard } from '../security/viewer-guard.js';
+import { StreamGateway } from '../stream/stream.gateway.js';
 import { Throttler } from '../stream/throttler.js';
 
 /** Prometheus metrics; read from the hot path's own counters at scrape time, never updated per tick. */
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
-  /** Viewer sockets connected to `/market`; set by the gateway. */
-  viewers = 0;
 
-  constructor(market: MarketState, throttler: Throttler, guard: ViewerGuard) {
+  /** Viewer sockets connected to this node's `/market`. */
+  get viewers(): number {
+    return this.stream.viewers;
+  }
+  constructor(
+    market: MarketState,
+    throttler: Throttler,
+    guard: ViewerGuard,
+    private readonly stream: StreamGateway,
+  ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const counter = (name: string, help: string, read: () => number) =>

@@ -19,7 +19,6 @@ import {
 } from '@tickdeck/protocol';
 import type { Namespace } from 'socket.io';
 import { FeedHealth } from '../feed/feed-health.js';
-import { MetricsService } from '../ops/metrics.service.js';
 import { ViewerGuard } from '../security/viewer-guard.js';
 import { LAGGING_ROOM, SlowConsumerGuard } from './slow-consumer.js';
 import { SubscriptionService, type ViewerData, type ViewerSocket } from './subscription.service.js';
@@ -39,10 +38,14 @@ export class StreamGateway
     private readonly subscriptions: SubscriptionService,
     private readonly throttler: Throttler,
     private readonly guard: ViewerGuard,
-    private readonly metrics: MetricsService,
     private readonly feedHealth: FeedHealth,
     private readonly slowConsumers: SlowConsumerGuard,
   ) {}
+
+  /** Viewer sockets connected to this node's `/market`. */
+  get viewers(): number {
+    return this.nsp?.sockets.size ?? 0;
+  }
 
   afterInit(nsp: MarketNamespace): void {
     // Auth is decided before the socket connects (Nest guards do not run on connection).
@@ -72,12 +75,10 @@ export class StreamGateway
     socket.data.subs = new Map();
     socket.data.groups = new Map();
     this.guard.attach(socket);
-    this.metrics.viewers++;
     socket.emit('status', { feed: this.feedHealth.state });
   }
 
   handleDisconnect(socket: ViewerSocket): void {
-    this.metrics.viewers--;
     this.subscriptions.release(socket);
   }
 
