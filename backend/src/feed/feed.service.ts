@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, LIMITS, type FeedAck, type FeedTick, type FeedTrade } from '@tickdeck/protocol';
+import { Secrets } from '../security/secrets.js';
 import type { Ingest } from './ingest.js';
 
 type Rejection = FeedAck['rejected'][number];
@@ -36,7 +36,7 @@ export interface AuthRefusal {
  * hundreds of thousands of ticks per second, and it must say which rule an item broke.
  */
 export class FeedService {
-  private readonly tokenDigest: Buffer | undefined;
+  private readonly token: Secrets | undefined;
   private readonly isKnown: (symbol: string) => boolean;
   private readonly now: () => number;
   private readonly closedMessage: string;
@@ -47,7 +47,7 @@ export class FeedService {
   ) {
     this.isKnown = options.isKnown;
     this.now = options.now ?? Date.now;
-    this.tokenDigest = options.token === undefined ? undefined : digest(options.token);
+    this.token = options.token === undefined ? undefined : new Secrets([options.token]);
     this.closedMessage =
       options.closedMessage ??
       'feed ingest is disabled on this gateway: start it with FEED_TOKEN=<secret> to enable /feed';
@@ -55,14 +55,13 @@ export class FeedService {
 
   /** Decides whether a publisher presenting `token` (the handshake's `auth.token`) may connect. */
   authorize(token: unknown): AuthRefusal | undefined {
-    if (!this.tokenDigest) {
+    if (!this.token) {
       return { code: ErrorCode.UNAUTHORIZED, message: this.closedMessage };
     }
     if (typeof token !== 'string' || token === '') {
       return { code: ErrorCode.UNAUTHORIZED, message: 'missing feed token: send it as auth.token' };
     }
-    // Hashing first gives equal-length buffers, so the comparison's time says nothing about the token.
-    if (!timingSafeEqual(digest(token), this.tokenDigest)) {
+    if (!this.token.matches(token)) {
       return { code: ErrorCode.UNAUTHORIZED, message: 'wrong feed token' };
     }
     return undefined;
@@ -162,10 +161,6 @@ export class FeedService {
     }
     return undefined;
   }
-}
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
 }
 
 function isPrice(x: unknown): x is number {
