@@ -61,8 +61,6 @@ export const ErrorCode = {
   FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
   /** The socket did not read its trades fast enough (`MAX_BUFFERED_BYTES`); it is disconnected. */
   SLOW_CONSUMER: 'SLOW_CONSUMER',
-  /** The gateway is shutting down; reconnect (to another node) shortly. */
-  SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** A feed price is not a finite positive number. */
   BAD_PRICE: 'BAD_PRICE',
   /** A feed timestamp is not a plausible epoch time in ms. */

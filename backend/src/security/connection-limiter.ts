@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
+import { ErrorCode } from '@tickdeck/protocol';
 
 /** Why a handshake is refused, as a code and a message safe to show. */
 export interface Refusal {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
@@ -34,11 +35,14 @@ export class ConnectionLimiter {
   /** A refusal when one more connection from `ip` would pass a cap, else null. */
   check(ip: string): Refusal | null {
     if (this.total >= this.maxTotal) {
-      return { code: 'TOO_MANY_CONNECTIONS', message: `the gateway is full (MAX_CONNECTIONS=${this.maxTotal})` };
+      return {
+        code: ErrorCode.TOO_MANY_CONNECTIONS,
+        message: `the gateway is full (MAX_CONNECTIONS=${this.maxTotal})`,
+      };
     }
     if ((this.perIp.get(ip) ?? 0) >= this.maxPerIp) {
       return {
-        code: 'TOO_MANY_CONNECTIONS',
+        code: ErrorCode.TOO_MANY_CONNECTIONS,
         message: `too many connections from this address (MAX_CONNECTIONS_PER_IP=${this.maxPerIp})`,
       };
     }
