@@ -45,7 +45,7 @@ async function bigTrade(url, symbol) {
     });
     const ack = await feed
       .timeout(5000)
-      .emitWithAck('trades', [{ symbol, ts: Date.now(), price: snapshot.last, size: 25_000, side: 'buy' }]);
+      .emitWithAck('trades', [{ symbol, ts: Date.now() + 1000, price: snapshot.last, size: 25_000, side: 'buy' }]);
     if (ack.accepted !== 1) throw new Error(`trade refused: ${JSON.stringify(ack.rejected)}`);
   } finally {
     feed.disconnect();

@@ -152,9 +152,9 @@ describe.skipIf(!chromium)('dashboard in Chromium against the real gateway', () 
       await expect.poll(() => connection(page).textContent(), { timeout: 10_000 }).toContain('Live');
       const snap = (await (await fetch(`${gateway.url}/api/snapshot/AAPL`)).json()) as Snapshot;
       const ack = await publishTrades(gateway.url, TOKEN, [
-        { symbol: 'AAPL', ts: Date.now(), price: snap.last, size: 123_456, side: 'sell' },
+        { symbol: 'AAPL', ts: Date.now() + 1000, price: snap.last, size: 123_456, side: 'sell' },
       ]);
-      expect(ack).toEqual({ accepted: 1, rejected: [] });
+      expect(ack).toEqual({ accepted: 1, rejected: [], rejectedCount: 0 });
 
       const toast = page.getByTestId('toast').filter({ hasText: 'AAPL' }).filter({ hasText: '123,456' });
       await toast.waitFor({ timeout: 5000 });

@@ -94,7 +94,7 @@ describe('feed staleness', () => {
       const ack: FeedAck = await pub.emitWithAck('ticks', [
         { symbol: 'AAPL', ts: Date.now(), last, bid: last - 0.01, ask: last + 0.01 },
       ]);
-      expect(ack).toEqual({ accepted: 1, rejected: [] });
+      expect(ack).toEqual({ accepted: 1, rejected: [], rejectedCount: 0 });
       return Date.now();
     };
 

@@ -1,5 +1,6 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { ErrorCode } from '@tickdeck/protocol';
 import { clusterProviders } from './cluster/cluster.providers.js';
 import { APP_CONFIG, instrumentsOf, type AppConfig } from './config/config.js';
 import { EmbeddedFeedService } from './feed/embedded-feed.service.js';
@@ -11,8 +12,10 @@ import { MarketState } from './market/market-state.js';
 import { MetricsService } from './ops/metrics.service.js';
 import { OpsController } from './ops/ops.controller.js';
 import { ShutdownService } from './ops/shutdown.service.js';
+import { ConnectionGate } from './security/connection-gate.js';
 import { ConnectionLimiter } from './security/connection-limiter.js';
 import { OriginPolicy } from './security/origin-policy.js';
+import { RefusalLog } from './security/refusal-log.js';
 import { RestAuthGuard } from './security/rest-auth.guard.js';
 import { ViewerAuth } from './security/viewer-auth.js';
 import { ViewerGuard } from './security/viewer-guard.js';
@@ -55,7 +58,9 @@ export class AppModule {
           provide: FeedService,
           useFactory: (ingest: Ingest, market: MarketState) =>
             new FeedService(ingest, {
-              isKnown: (symbol) => market.indexOf(symbol) >= 0,
+              indexOf: (symbol) => market.indexOf(symbol),
+              lastEventTs: (i) => market.lastEventTsAt(i),
+              clockSkewMs: config.limits.maxFeedClockSkewMs,
               // FEED=embedded means the simulator is the only source: /feed stays shut.
               token: config.feed.mode === 'embedded' ? undefined : config.feed.token,
               closedMessage:
@@ -74,34 +79,50 @@ export class AppModule {
           useFactory: () => new ViewerAuth(config.security.authTokens, config.security.jwtSecret),
         },
         {
-          provide: ViewerGuard,
-          useFactory: (origins: OriginPolicy, auth: ViewerAuth) =>
-            new ViewerGuard(
+          provide: RefusalLog,
+          useFactory: () => {
+            const logger = new Logger('Refusals');
+            return new RefusalLog({ warn: (m) => logger.warn(m) }, config.refusalLogIntervalMs);
+          },
+        },
+        {
+          provide: ConnectionGate,
+          useFactory: (origins: OriginPolicy, refusals: RefusalLog) =>
+            new ConnectionGate(
               origins,
               new ConnectionLimiter(
                 config.limits.maxConnections,
                 config.limits.maxConnectionsPerIp,
                 config.security.trustProxy,
               ),
-              auth,
+              refusals,
               config.limits,
             ),
-          inject: [OriginPolicy, ViewerAuth],
+          inject: [OriginPolicy, RefusalLog],
+        },
+        {
+          provide: ViewerGuard,
+          useFactory: (gate: ConnectionGate, auth: ViewerAuth, refusals: RefusalLog) =>
+            new ViewerGuard(gate, auth, refusals, config.limits),
+          inject: [ConnectionGate, ViewerAuth, RefusalLog],
         },
         { provide: APP_GUARD, useClass: RestAuthGuard },
         {
           provide: SlowConsumerGuard,
-          useFactory: (throttler: Throttler) => {
-            const logger = new Logger(SlowConsumerGuard.name);
+          useFactory: (throttler: Throttler, refusals: RefusalLog, gate: ConnectionGate) => {
             const max = config.limits.maxBufferedBytes;
             return new SlowConsumerGuard({
               maxBufferedBytes: max,
               periodMs: throttler.tiers[0]!,
-              onEvict: (id, bytes) =>
-                logger.warn(`slow consumer ${id} disconnected: ${bytes} bytes queued (MAX_BUFFERED_BYTES=${max})`),
+              onEvict: (conn, ids, bytes) =>
+                refusals.refuse(
+                  ErrorCode.SLOW_CONSUMER,
+                  gate.stateOf(conn)?.ip ?? 'unknown',
+                  `${ids.length > 0 ? `socket ${ids.join(',')}` : 'a connection with no socket'}: ${bytes} bytes queued (MAX_BUFFERED_BYTES=${max}), dropped`,
+                ),
             });
           },
-          inject: [Throttler],
+          inject: [Throttler, RefusalLog, ConnectionGate],
         },
         SubscriptionService,
         StreamGateway,

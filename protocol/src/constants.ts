@@ -18,11 +18,39 @@ export const LIMITS = {
   maxSymbolsPerRequest: 500,
   /** Items in one feed batch (`ticks` or `trades`). */
   maxFeedBatch: 5000,
+  /** Rejections a feed ack lists at most (the first ones, in batch order); `rejectedCount` has them all. */
+  maxFeedRejections: 100,
+  /** Highest feed price (tick `last`, `bid`, `ask`, trade `price`), in the instrument's currency. */
+  maxPrice: 1e9,
+  /** Largest feed trade `size`, in units (shares, coins). */
+  maxSize: 1e12,
+  /** Largest feed tick `volume`, in units (shares, coins). */
+  maxVolume: 1e12,
   /** Seconds of 1-second history points kept per symbol for chart backfill. */
   historySeconds: 900,
   /** Recent trades kept per symbol for tape backfill and recovery. */
   tradeHistory: 1000,
 } as const;
+
+/** Earliest feed `ts` accepted, epoch ms: 2000-01-01T00:00:00Z. Anything before is a unit mix-up (s vs ms). */
+export const MIN_FEED_TS = Date.UTC(2000, 0, 1);
+
+/** What a feed-assigned trade `id` may look like: 1 to 64 letters, digits, ".", "_", ":" or "-". */
+export const FEED_TRADE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * True for `{symbol}-{digits}`, the shape of the ids the gateway gives trades that come without
+ * one (`AAPL-17`): a feed may not use it for that symbol, so the two never collide.
+ */
+export function isGatewayTradeId(symbol: string, id: string): boolean {
+  const n = symbol.length;
+  if (id.length <= n + 1 || id.charCodeAt(n) !== 45 /* - */ || !id.startsWith(symbol)) return false;
+  for (let k = n + 1; k < id.length; k++) {
+    const c = id.charCodeAt(k);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
 
 /**
  * Per-symbol quote room name. The gateway delivers quotes through subscription-set rooms
@@ -61,9 +89,12 @@ export const ErrorCode = {
   FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
   /** The socket did not read its trades fast enough (`MAX_BUFFERED_BYTES`); it is disconnected. */
   SLOW_CONSUMER: 'SLOW_CONSUMER',
-  /** A feed price is not a finite positive number. */
+  /** A feed price is not a number in (0, `LIMITS.maxPrice`], or a tick's bid is above its ask. */
   BAD_PRICE: 'BAD_PRICE',
-  /** A feed timestamp is not a plausible epoch time in ms. */
+  /**
+   * A feed `ts` is not epoch ms from 2000-01-01, is further ahead of the gateway's clock than it
+   * allows, or is older than what the gateway already holds for that symbol.
+   */
   BAD_TIMESTAMP: 'BAD_TIMESTAMP',
   /** REST: no such resource. */
   NOT_FOUND: 'NOT_FOUND',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorCode, LIMITS } from './constants.js';
+import { ErrorCode, FEED_TRADE_ID_PATTERN, LIMITS, MIN_FEED_TS, isGatewayTradeId } from './constants.js';
 
 /** A ticker as clients may send it: trimmed and upper-cased before use. */
 export const SymbolSchema = z
@@ -193,39 +193,83 @@ export type SubscribeAck =
 /** `unsubscribe` ack. */
 export type UnsubscribeAck = { ok: true; symbols: string[] } | Rejected;
 
-/** A tick as a feed publishes it. Prices in the instrument's currency. */
-export const FeedTickSchema = z.strictObject({
-  symbol: SymbolSchema,
-  /** Feed time, epoch ms. */
-  ts: z.number(),
-  last: z.number(),
-  bid: z.number(),
-  ask: z.number(),
-  /** Units traded since this symbol's previous tick; default 0. */
-  volume: z.number().nonnegative().finite().optional(),
-});
+/** A feed price: in (0, `LIMITS.maxPrice`], in the instrument's currency. */
+const FeedPriceSchema = z.number().positive().max(LIMITS.maxPrice);
+
+/**
+ * Feed time, epoch ms, from {@link MIN_FEED_TS} on. The gateway also refuses a `ts` more than
+ * `MAX_FEED_CLOCK_SKEW_MS` ahead of its clock, or older than what it holds for the symbol: those
+ * depend on the gateway's state, so no schema can check them.
+ */
+const FeedTsSchema = z.number().min(MIN_FEED_TS);
+
+/**
+ * A tick as a feed publishes it. Prices in the instrument's currency. The symbol is matched
+ * case-insensitively (`aapl` is `AAPL`).
+ */
+export const FeedTickSchema = z
+  .strictObject({
+    symbol: SymbolSchema,
+    /** Feed time, epoch ms. */
+    ts: FeedTsSchema,
+    /** Last traded price. */
+    last: FeedPriceSchema,
+    /** Best bid, at most `ask`. */
+    bid: FeedPriceSchema,
+    /** Best ask. */
+    ask: FeedPriceSchema,
+    /** Units traded since this symbol's previous tick, at most `LIMITS.maxVolume`; default 0. */
+    volume: z.number().nonnegative().max(LIMITS.maxVolume).optional(),
+  })
+  .refine((t) => t.bid <= t.ask, { message: 'bid is above ask', path: ['bid'] });
 export type FeedTick = z.output<typeof FeedTickSchema>;
 
-/** A trade as a feed publishes it. */
-export const FeedTradeSchema = z.strictObject({
-  symbol: SymbolSchema,
-  /** Feed time, epoch ms. */
-  ts: z.number(),
-  price: z.number(),
-  size: z.number().positive().finite(),
-  side: TradeSideSchema,
-  /** Optional feed-assigned id; the gateway assigns `{SYMBOL}-{seq}` otherwise. */
-  id: z.string().min(1).max(64).optional(),
-});
+/** A trade as a feed publishes it. The symbol is matched case-insensitively. */
+export const FeedTradeSchema = z
+  .strictObject({
+    symbol: SymbolSchema,
+    /** Feed time, epoch ms. */
+    ts: FeedTsSchema,
+    /** Execution price. */
+    price: FeedPriceSchema,
+    /** Units traded, in (0, `LIMITS.maxSize`]. */
+    size: z.number().positive().max(LIMITS.maxSize),
+    side: TradeSideSchema,
+    /**
+     * Optional feed-assigned id ({@link FEED_TRADE_ID_PATTERN}), unique among the trades the gateway
+     * holds for the symbol; the gateway assigns `{SYMBOL}-{seq}` otherwise, so that shape is
+     * refused ({@link isGatewayTradeId}).
+     */
+    id: z.string().regex(FEED_TRADE_ID_PATTERN).optional(),
+  })
+  .refine((t) => t.id === undefined || !isGatewayTradeId(t.symbol, t.id), {
+    message: "ids of the form {SYMBOL}-<digits> are the gateway's own",
+    path: ['id'],
+  });
 export type FeedTrade = z.output<typeof FeedTradeSchema>;
 
-/** Ack of a feed batch. */
+/** One refused item of a feed batch. */
+export interface FeedRejection {
+  /** The item's position in the batch, or -1 for the batch as a whole (not an array, too long). */
+  index: number;
+  /** BAD_PRICE, BAD_TIMESTAMP, UNKNOWN_SYMBOL or BAD_REQUEST. */
+  code: ErrorCode;
+  /** Short and safe to log: names the rule and its bound, never echoes more than a few characters of input. */
+  message: string;
+}
+
+/** Ack of a feed batch. `accepted + rejectedCount` is the batch's length (when it is an array). */
 export interface FeedAck {
   /** Items applied, in batch order. */
   accepted: number;
   /**
-   * One entry per refused item: `index` is its position in the batch, or -1 for the batch as a
-   * whole (not an array). Codes: BAD_PRICE, BAD_TIMESTAMP, UNKNOWN_SYMBOL, BAD_REQUEST.
+   * The first `LIMITS.maxFeedRejections` refused items, in batch order; a batch refused as a whole
+   * is one entry with `index` -1.
    */
-  rejected: { index: number; code: ErrorCode; message: string }[];
+  rejected: FeedRejection[];
+  /**
+   * Items refused in all, listed or not: a batch refused as a whole counts every item (1 when it
+   * is not an array).
+   */
+  rejectedCount: number;
 }

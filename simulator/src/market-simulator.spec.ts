@@ -155,7 +155,8 @@ describe(MarketSimulator.name, () => {
   });
 
   it('emits schema-valid ticks and trades, each trade right before its tick, at the quote', () => {
-    const events = emitted({ seed: 5 }, 5_000);
+    // The schema's ts starts at 2000-01-01 (MIN_FEED_TS); model time 0 alone would be 1970.
+    const events = emitted({ seed: 5, startTime: Date.UTC(2026, 0, 5) }, 5_000);
     let trades = 0;
     events.forEach((e, i) => {
       if (isTrade(e)) {

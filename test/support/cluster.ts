@@ -5,6 +5,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { until } from './until.js';
 
 /** The nginx include the cluster is deployed with (docker-compose.yml renders the same file). */
 export const NGINX_TEMPLATE = fileURLToPath(
@@ -44,15 +45,7 @@ export async function waitForPort(port: number, ms = 10_000): Promise<void> {
   }
 }
 
-/** Polls `cond` every 50 ms until it holds; false when `ms` ran out first. */
-export async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await Promise.resolve(cond()).catch(() => false)) return true;
-    if (Date.now() > end) return false;
-    await sleep(50);
-  }
-}
+export { until };
 
 /** GET `url` as JSON, from `localAddress` (any 127.x.y.z on Linux) when given. */
 export function getJson<T>(url: string, localAddress?: string): Promise<T> {

@@ -66,6 +66,12 @@ const EnvSchema = z
     MAX_VIEWER_FRAME_BYTES: int(256, 1 << 20).default(16 * 1024),
     MAX_FEED_FRAME_BYTES: int(1024, 64 << 20).default(2 << 20),
     MAX_BUFFERED_BYTES: int(16 * 1024, 1 << 30).default(1 << 20),
+    MAX_FEED_CLOCK_SKEW_MS: int(0, 3_600_000).default(5000),
+    MAX_HTTP_CONNECTIONS: int(16, 10_000_000).optional(),
+    MAX_HTTP_CONNECTIONS_PER_IP: int(1, 10_000_000).optional(),
+    HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+    HTTP_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
+    REFUSAL_LOG_INTERVAL_MS: int(100, 3_600_000).default(10_000),
     TLS_CERT: z.string().min(1).optional(),
     TLS_KEY: z.string().min(1).optional(),
     REDIS_URL: z
@@ -86,6 +92,13 @@ const EnvSchema = z
         code: 'custom',
         path: [env.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT'],
         message: 'TLS_CERT and TLS_KEY go together',
+      });
+    }
+    if (env.HTTP_REQUEST_TIMEOUT_MS < env.HTTP_HEADERS_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HTTP_REQUEST_TIMEOUT_MS'],
+        message: 'must be at least HTTP_HEADERS_TIMEOUT_MS',
       });
     }
     if (env.RATE_LIMIT_BURST < env.RATE_LIMIT_PER_S) {
@@ -151,9 +164,26 @@ export interface AppConfig {
     viewerFrameBytes: number;
     /** Largest frame accepted from a `/feed` publisher, bytes (also Engine.IO's maxHttpBufferSize). */
     feedFrameBytes: number;
-    /** Bytes queued for one socket beyond which it is disconnected as a slow consumer. */
+    /** Bytes queued for one connection beyond which it is disconnected as a slow consumer. */
     maxBufferedBytes: number;
+    /** How far ahead of the gateway's clock a feed event's `ts` may be, ms. */
+    maxFeedClockSkewMs: number;
   };
+  http: {
+    /**
+     * Concurrent HTTP connections (TCP, websockets included) in all; undefined = derived at start
+     * from the process's descriptor limit.
+     */
+    maxConnections: number | undefined;
+    /** Concurrent HTTP connections per client address (ignored with TRUST_PROXY: the proxy's job). */
+    maxConnectionsPerIp: number;
+    /** Time a client has to send its request headers, ms. */
+    headersTimeoutMs: number;
+    /** Time a client has to send its whole request, ms. */
+    requestTimeoutMs: number;
+  };
+  /** Refusals are logged once per address and reason per this many ms, with their count. */
+  refusalLogIntervalMs: number;
   /** PEM contents; set = the same port serves https and wss. */
   tls: { cert: Buffer; key: Buffer } | undefined;
   /** Set = cluster mode (Redis feed bus + Socket.IO Redis adapter). */
@@ -229,7 +259,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       viewerFrameBytes: e.MAX_VIEWER_FRAME_BYTES,
       feedFrameBytes: e.MAX_FEED_FRAME_BYTES,
       maxBufferedBytes: e.MAX_BUFFERED_BYTES,
+      maxFeedClockSkewMs: e.MAX_FEED_CLOCK_SKEW_MS,
     },
+    http: {
+      maxConnections: e.MAX_HTTP_CONNECTIONS,
+      // A polling client holds up to two requests, a websocket one connection: room for both.
+      maxConnectionsPerIp: e.MAX_HTTP_CONNECTIONS_PER_IP ?? 2 * e.MAX_CONNECTIONS_PER_IP + 16,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+    },
+    refusalLogIntervalMs: e.REFUSAL_LOG_INTERVAL_MS,
     tls:
       e.TLS_CERT && e.TLS_KEY
         ? { cert: readPem('TLS_CERT', e.TLS_CERT), key: readPem('TLS_KEY', e.TLS_KEY) }

@@ -1,21 +1,32 @@
 import { Inject, Logger } from '@nestjs/common';
-import { MessageBody, SubscribeMessage, WebSocketGateway, type OnGatewayInit } from '@nestjs/websockets';
-import { FEED_NAMESPACE, type FeedAck, type FeedClientToServerEvents } from '@tickdeck/protocol';
-import type { Namespace } from 'socket.io';
+import {
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+  type OnGatewayConnection,
+  type OnGatewayInit,
+} from '@nestjs/websockets';
+import { ErrorCode, FEED_NAMESPACE, type FeedAck, type FeedClientToServerEvents } from '@tickdeck/protocol';
+import type { Namespace, Socket } from 'socket.io';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { markFeedPublisher } from '../security/viewer-guard.js';
+import { ConnectionGate } from '../security/connection-gate.js';
 import { FeedService } from './feed.service.js';
 
 export type FeedNamespace = Namespace<FeedClientToServerEvents, Record<string, never>>;
+type FeedSocket = Socket<FeedClientToServerEvents, Record<string, never>>;
+
+/** Events a publisher may send; anything else is acked BAD_REQUEST. */
+const FEED_EVENTS = new Set<string>(['ticks', 'trades']);
 
 /** The ingest gateway on `/feed`: thin; the token check and validation are in {@link FeedService}. */
 @WebSocketGateway({ namespace: FEED_NAMESPACE })
-export class FeedGateway implements OnGatewayInit<FeedNamespace> {
+export class FeedGateway implements OnGatewayInit<FeedNamespace>, OnGatewayConnection<FeedSocket> {
   private readonly logger = new Logger(FeedGateway.name);
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly feed: FeedService,
+    private readonly gate: ConnectionGate,
   ) {}
 
   afterInit(nsp: FeedNamespace): void {
@@ -24,20 +35,29 @@ export class FeedGateway implements OnGatewayInit<FeedNamespace> {
       const auth: unknown = socket.handshake.auth;
       const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
       const refusal = this.feed.authorize(token);
-      if (!refusal) {
-        // An authenticated publisher's connection may carry feed-sized frames.
-        markFeedPublisher(socket.conn);
-        return next();
-      }
-      this.logger.warn(`refused a feed publisher from ${socket.handshake.address}: ${refusal.message}`);
-      const err = new Error(refusal.message) as Error & { data?: unknown };
-      err.data = { code: refusal.code };
-      next(err);
+      if (refusal) return this.gate.refuse(socket, next, refusal.code, refusal.message);
+      // An authenticated publisher's connection may carry feed-sized frames.
+      this.gate.allowFeedFrames(socket.conn);
+      next();
     });
     const { mode, token } = this.config.feed;
     if (mode === 'embedded') this.logger.log(`${FEED_NAMESPACE} shut (FEED=embedded)`);
     else if (token) this.logger.log(`${FEED_NAMESPACE} ready, token required (FEED=${mode})`);
     else this.logger.warn(`${FEED_NAMESPACE} refuses every publisher: FEED=${mode} but FEED_TOKEN is unset`);
+  }
+
+  handleConnection(socket: FeedSocket): void {
+    socket.use(([event, ...rest], next) => {
+      if (typeof event === 'string' && FEED_EVENTS.has(event)) return next();
+      const ack: unknown = rest[rest.length - 1];
+      if (typeof ack === 'function') {
+        (ack as (res: FeedAck) => void)({
+          accepted: 0,
+          rejectedCount: 1,
+          rejected: [{ index: -1, code: ErrorCode.BAD_REQUEST, message: 'unknown event (expected ticks, trades)' }],
+        });
+      }
+    });
   }
 
   @SubscribeMessage('ticks')

@@ -1,23 +1,73 @@
-import { LIMITS, type FeedTick, type FeedTrade } from '@tickdeck/protocol';
+import {
+  DEFAULT_INSTRUMENTS,
+  FeedTickSchema,
+  FeedTradeSchema,
+  LIMITS,
+  type FeedAck,
+  type FeedTick,
+  type FeedTrade,
+} from '@tickdeck/protocol';
 import { describe, expect, it } from 'vitest';
+import { MarketState } from '../market/market-state.js';
+import type { Throttler } from '../stream/throttler.js';
+import { FeedHealth } from './feed-health.js';
 import { FeedService } from './feed.service.js';
-import type { Ingest } from './ingest.js';
+import { Ingest } from './ingest.js';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
+const SKEW_MS = 5000;
+const HOUR = 3_600_000;
 
-function setup(token: string | null = 'the-right-token') {
-  const ticks: FeedTick[] = [];
-  const trades: FeedTrade[] = [];
-  const ingest = {
-    tick: (t: FeedTick) => ticks.push(t) > 0,
-    trade: (t: FeedTrade) => trades.push(t) > 0,
-  } as unknown as Ingest;
+/**
+ * The real ingest path into a real market, recording what it is handed. With `lag` it holds
+ * everything back until `flush()`, as cluster mode does until Redis delivers the batch.
+ */
+class RecordingIngest extends Ingest {
+  readonly ticks: FeedTick[] = [];
+  readonly trades: FeedTrade[] = [];
+  private readonly held: (() => unknown)[] = [];
+
+  constructor(
+    market: MarketState,
+    private readonly lag: boolean,
+  ) {
+    super(market, { tradeApplied: () => {} } as unknown as Throttler, new FeedHealth(1000));
+  }
+
+  override tick(tick: FeedTick): boolean {
+    this.ticks.push(tick);
+    if (!this.lag) return super.tick(tick);
+    this.held.push(() => super.tick(tick));
+    return true;
+  }
+
+  override trade(trade: FeedTrade): boolean {
+    this.trades.push(trade);
+    if (!this.lag) return super.trade(trade);
+    this.held.push(() => super.trade(trade));
+    return true;
+  }
+
+  flush(): void {
+    for (const apply of this.held.splice(0)) apply();
+  }
+}
+
+function setup({ token = 'the-right-token' as string | null, lag = false, tradeHistory = 5 } = {}) {
+  const market = new MarketState(DEFAULT_INSTRUMENTS, { historySeconds: 60, tradeHistory });
+  const ingest = new RecordingIngest(market, lag);
+  let clockReads = 0;
   const service = new FeedService(ingest, {
-    isKnown: (s) => s === 'AAPL' || s === 'BTC-USD',
+    indexOf: (s) => market.indexOf(s),
+    lastEventTs: (i) => market.lastEventTsAt(i),
+    clockSkewMs: SKEW_MS,
     token: token ?? undefined,
-    now: () => NOW,
+    now: () => {
+      clockReads++;
+      return NOW;
+    },
   });
-  return { service, ticks, trades };
+  return { service, ingest, market, clockReads: () => clockReads };
 }
 
 const tick = (over: Record<string, unknown> = {}) => ({
@@ -38,6 +88,8 @@ const trade = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
+const codes = (ack: FeedAck) => ack.rejected.map((r) => [r.index, r.code]);
+
 describe(FeedService.name, () => {
   it('accepts only the configured token, and refuses everyone when none is configured', () => {
     const { service } = setup();
@@ -46,10 +98,12 @@ describe(FeedService.name, () => {
     expect(service.authorize('x')).toMatchObject({ code: 'UNAUTHORIZED' });
     expect(service.authorize(undefined)).toMatchObject({ code: 'UNAUTHORIZED', message: /missing feed token/ });
     expect(service.authorize({ token: 'the-right-token' })).toMatchObject({ code: 'UNAUTHORIZED' });
-    const closed = setup(null).service;
+    const closed = setup({ token: null }).service;
     expect(closed.authorize('the-right-token')).toMatchObject({ code: 'UNAUTHORIZED', message: /FEED_TOKEN/ });
     const shut = new FeedService({} as Ingest, {
-      isKnown: () => true,
+      indexOf: () => 0,
+      lastEventTs: () => 0,
+      clockSkewMs: SKEW_MS,
       token: undefined,
       closedMessage: 'FEED=embedded',
     });
@@ -57,7 +111,7 @@ describe(FeedService.name, () => {
   });
 
   it('applies the good items of a mixed batch and rejects each bad one with its index and code', () => {
-    const { service, ticks } = setup();
+    const { service, ingest } = setup();
     const batch = [
       tick(),
       tick({ last: Number.NaN }),
@@ -76,8 +130,8 @@ describe(FeedService.name, () => {
       tick({ last: 101, ts: NOW }),
     ];
     const ack = service.ticks(batch);
-    expect(ack.accepted).toBe(2);
-    expect(ack.rejected.map((r) => [r.index, r.code])).toEqual([
+    expect(ack).toMatchObject({ accepted: 2, rejectedCount: 13 });
+    expect(codes(ack)).toEqual([
       [1, 'BAD_PRICE'],
       [2, 'BAD_PRICE'],
       [3, 'BAD_PRICE'],
@@ -92,39 +146,330 @@ describe(FeedService.name, () => {
       [12, 'BAD_REQUEST'],
       [13, 'BAD_REQUEST'],
     ]);
-    expect(ticks.map((t) => t.last)).toEqual([100.5, 101]);
+    expect(ingest.ticks.map((t) => t.last)).toEqual([100.5, 101]);
   });
 
   it('validates trades the same way', () => {
-    const { service, trades } = setup();
+    const { service, ingest } = setup();
     const ack = service.trades([
       trade(),
       trade({ price: 0 }),
       trade({ side: 'hold' }),
       trade({ size: 0 }),
-      trade({ symbol: 'ETH-USD' }),
+      trade({ symbol: 'NOPE-USD' }),
       trade({ id: 'feed-1' }),
     ]);
-    expect(ack.accepted).toBe(2);
-    expect(ack.rejected.map((r) => [r.index, r.code])).toEqual([
+    expect(ack).toMatchObject({ accepted: 2, rejectedCount: 4 });
+    expect(codes(ack)).toEqual([
       [1, 'BAD_PRICE'],
       [2, 'BAD_REQUEST'],
       [3, 'BAD_REQUEST'],
       [4, 'UNKNOWN_SYMBOL'],
     ]);
-    expect(trades.map((t) => t.id)).toEqual([undefined, 'feed-1']);
+    expect(ingest.trades.map((t) => t.id)).toEqual([undefined, 'feed-1']);
   });
 
-  it('refuses a batch that is not an array, or is over the limit, as a whole', () => {
-    const { service, ticks } = setup();
+  it('refuses a ts more than clockSkewMs ahead of the clock, which it reads once per batch', () => {
+    const { service, ingest, clockReads } = setup();
+    const ack = service.ticks([
+      tick({ ts: NOW + 23 * HOUR }),
+      tick({ ts: NOW + SKEW_MS + 1 }),
+      tick({ ts: NOW + SKEW_MS }),
+    ]);
+    expect(clockReads()).toBe(1);
+    expect(ack).toMatchObject({ accepted: 1, rejectedCount: 2 });
+    expect(codes(ack)).toEqual([
+      [0, 'BAD_TIMESTAMP'],
+      [1, 'BAD_TIMESTAMP'],
+    ]);
+    expect(ack.rejected[0]!.message).toBe(
+      `ts ${NOW + 23 * HOUR} is more than 5000 ms ahead of the gateway clock (${NOW}; MAX_FEED_CLOCK_SKEW_MS)`,
+    );
+    expect(service.trades([trade({ ts: NOW + 23 * HOUR })])).toMatchObject({
+      accepted: 0,
+      rejected: [{ code: 'BAD_TIMESTAMP' }],
+    });
+    expect(ingest.ticks.map((t) => t.ts)).toEqual([NOW + SKEW_MS]);
+  });
+
+  it('refuses a tick older than the symbol’s last one, leaving the day as it was; an equal ts is fine', () => {
+    const { service, market } = setup();
+    const i = market.indexOf('AAPL');
+    expect(service.ticks([tick({ ts: NOW - 2000, last: 100 }), tick({ ts: NOW - 1000, last: 101 })]).accepted).toBe(2);
+    const before = market.snapshot(i);
+    expect(before).toMatchObject({ open: 100, last: 101, ts: NOW - 1000, seq: 2 });
+
+    const old = Date.UTC(2000, 0, 2);
+    const ack = service.ticks([tick({ ts: old, last: 50, bid: 49.9, ask: 50.1 })]);
+    expect(ack).toEqual({
+      accepted: 0,
+      rejected: [
+        {
+          index: 0,
+          code: 'BAD_TIMESTAMP',
+          message: `ts ${old} is older than AAPL's last tick at ${NOW - 1000} (2026-11-25T11:59:59.000Z)`,
+        },
+      ],
+      rejectedCount: 1,
+    });
+    expect(market.snapshot(i)).toEqual(before);
+    expect(market.historySince(i, 0).points.map((p) => p.t)).toEqual([NOW - 2000, NOW - 1000]);
+
+    expect(service.ticks([tick({ ts: NOW - 1000, last: 102 })]).accepted).toBe(1);
+    expect(market.snapshot(i)).toMatchObject({ open: 100, last: 102, ts: NOW - 1000, seq: 3 });
+  });
+
+  it('refuses a later item of a batch that is older than an earlier accepted one', () => {
+    const { service, ingest } = setup();
+    const ack = service.ticks([
+      tick({ ts: NOW - 1000 }),
+      tick({ ts: NOW - 500, last: -1 }), // refused for its price: it does not move the bound
+      tick({ ts: NOW - 2000 }),
+      tick({ ts: NOW - 1000 }),
+      tick({ symbol: 'MSFT', ts: NOW - 5000 }),
+    ]);
+    expect(codes(ack)).toEqual([
+      [1, 'BAD_PRICE'],
+      [2, 'BAD_TIMESTAMP'],
+    ]);
+    expect(ingest.ticks.map((t) => [t.symbol, t.ts])).toEqual([
+      ['AAPL', NOW - 1000],
+      ['AAPL', NOW - 1000],
+      ['MSFT', NOW - 5000],
+    ]);
+    const trades = service.trades([trade({ ts: NOW - 10 }), trade({ ts: NOW - 20 })]);
+    expect(codes(trades)).toEqual([[1, 'BAD_TIMESTAMP']]);
+    expect(trades.rejected[0]!.message).toMatch(/older than BTC-USD's last trade at/);
+  });
+
+  it('orders ticks and trades apart: a publisher’s trades of a span, then its ticks, all go in', () => {
+    const { service, market } = setup();
+    // tickdeck-sim sends each span's trades, then the span's ticks (each trade with the tick it came with).
+    const span = [NOW - 900, NOW - 800, NOW - 700];
+    expect(service.trades(span.map((ts) => trade({ symbol: 'AAPL', ts, price: 100.5 })))).toMatchObject({
+      accepted: 3,
+      rejectedCount: 0,
+    });
+    expect(service.ticks([NOW - 950, ...span].map((ts) => tick({ ts })))).toMatchObject({
+      accepted: 4,
+      rejectedCount: 0,
+    });
+    expect(market.lastEventTsAt(market.indexOf('AAPL'))).toBe(NOW - 700);
+    expect(codes(service.trades([trade({ symbol: 'AAPL', ts: NOW - 750 })]))).toEqual([[0, 'BAD_TIMESTAMP']]);
+  });
+
+  it('orders every event after one the market got from elsewhere (another node, the simulator)', () => {
+    const { service, market } = setup();
+    service.ticks([tick({ ts: NOW - 3000 })]);
+    market.applyTick({ symbol: 'AAPL', ts: NOW - 1000, last: 100, bid: 99.9, ask: 100.1 });
+    const ack = service.trades([trade({ symbol: 'AAPL', ts: NOW - 2000, price: 100 })]);
+    expect(ack.rejected).toEqual([
+      {
+        index: 0,
+        code: 'BAD_TIMESTAMP',
+        message: `ts ${NOW - 2000} is older than AAPL's last event at ${NOW - 1000} (2026-11-25T11:59:59.000Z)`,
+      },
+    ]);
+    expect(service.trades([trade({ symbol: 'AAPL', ts: NOW - 1000, price: 100 })]).accepted).toBe(1);
+  });
+
+  it('in cluster mode, where the market applies accepted items later, still orders against them', () => {
+    const { service, ingest, market } = setup({ lag: true });
+    expect(service.ticks([tick({ ts: NOW - 1000 })]).accepted).toBe(1);
+    expect(service.trades([trade({ id: 'x-1' })]).accepted).toBe(1);
+    expect(market.lastEventTsAt(market.indexOf('AAPL'))).toBe(0); // not applied yet
+    expect(codes(service.ticks([tick({ ts: NOW - 2000 })]))).toEqual([[0, 'BAD_TIMESTAMP']]);
+    expect(service.trades([trade({ ts: NOW, id: 'x-1' })]).rejected).toEqual([
+      { index: 0, code: 'BAD_REQUEST', message: 'duplicate trade id: BTC-USD already has a trade x-1' },
+    ]);
+    ingest.flush();
+    expect(market.snapshot(market.indexOf('AAPL'))).toMatchObject({ seq: 1, ts: NOW - 1000 });
+    expect(codes(service.ticks([tick({ ts: NOW - 2000 })]))).toEqual([[0, 'BAD_TIMESTAMP']]);
+  });
+
+  it('refuses an over-limit batch with one rejection, however long it is', () => {
+    const { service, ingest } = setup();
+    const huge = new Array<number>(1_000_000).fill(0);
+    const ack = service.ticks(huge);
+    expect(ack).toEqual({
+      accepted: 0,
+      rejected: [{ index: -1, code: 'BAD_REQUEST', message: 'batch of 1000000 items is over the limit of 5000' }],
+      rejectedCount: 1_000_000,
+    });
+    expect(JSON.stringify(ack).length).toBeLessThan(64 * 1024);
+    const over = service.trades(Array.from({ length: LIMITS.maxFeedBatch + 1 }, () => trade()));
+    expect(over).toMatchObject({ accepted: 0, rejectedCount: LIMITS.maxFeedBatch + 1 });
+    expect(over.rejected).toHaveLength(1);
     expect(service.ticks({ 0: tick() })).toEqual({
       accepted: 0,
       rejected: [{ index: -1, code: 'BAD_REQUEST', message: 'a batch must be an array' }],
+      rejectedCount: 1,
     });
-    const big = service.ticks(Array.from({ length: LIMITS.maxFeedBatch + 1 }, () => tick()));
-    expect(big.accepted).toBe(0);
-    expect(big.rejected).toHaveLength(LIMITS.maxFeedBatch + 1);
-    expect(big.rejected.every((r) => r.code === 'BAD_REQUEST')).toBe(true);
-    expect(ticks).toHaveLength(0);
+    expect(ingest.ticks).toHaveLength(0);
+    expect(ingest.trades).toHaveLength(0);
+  });
+
+  it('lists the first maxFeedRejections rejections of a batch, counts them all, and keeps every message short', () => {
+    const { service } = setup();
+    const hostile = 'x'.repeat(10_000);
+    const kinds = [
+      tick({ symbol: hostile }),
+      tick({ [hostile]: 1 }),
+      tick({ last: hostile }),
+      tick({ ts: hostile }),
+      tick({ volume: 1e300 }),
+      tick({ symbol: `<script>${hostile}` }),
+    ];
+    const batch = Array.from({ length: LIMITS.maxFeedBatch }, (_, k) => kinds[k % kinds.length]);
+    const ack = service.ticks(batch);
+    expect(ack.accepted).toBe(0);
+    expect(ack.rejectedCount).toBe(LIMITS.maxFeedBatch);
+    expect(ack.rejected).toHaveLength(LIMITS.maxFeedRejections);
+    expect(ack.rejected.map((r) => r.index)).toEqual(Array.from({ length: 100 }, (_, k) => k));
+    expect(JSON.stringify(ack).length).toBeLessThan(64 * 1024);
+    const trades = service.trades([
+      trade({ id: `<img src=x onerror=alert(1)>${hostile}` }),
+      trade({ side: hostile }),
+      trade({ symbol: 'DOGE-USD', id: 'z'.repeat(64) }),
+      trade({ symbol: 'DOGE-USD', id: 'z'.repeat(64) }),
+    ]);
+    expect(trades.rejectedCount).toBe(3);
+    const messages = [...ack.rejected, ...trades.rejected].map((r) => r.message);
+    expect(new Set(messages.map((m) => m.replace(/\d+/g, 'N'))).size).toBeGreaterThanOrEqual(7);
+    for (const m of messages) {
+      expect(m.length).toBeLessThanOrEqual(160);
+      expect(m).not.toMatch(/[<>]|onerror|x{33}/);
+    }
+  });
+
+  it('bounds prices by LIMITS.maxPrice and sizes and volumes by maxSize and maxVolume', () => {
+    const { service, ingest } = setup();
+    const above = (x: number) => x * (1 + Number.EPSILON);
+    const ticks = service.ticks([
+      tick({ last: 1e308, bid: 1, ask: 1e308 }),
+      tick({ ask: above(LIMITS.maxPrice) }),
+      tick({ volume: above(LIMITS.maxVolume) }),
+      tick({ last: LIMITS.maxPrice, bid: LIMITS.maxPrice, ask: LIMITS.maxPrice, volume: LIMITS.maxVolume }),
+    ]);
+    expect(codes(ticks)).toEqual([
+      [0, 'BAD_PRICE'],
+      [1, 'BAD_PRICE'],
+      [2, 'BAD_REQUEST'],
+    ]);
+    expect(ticks.rejected[0]!.message).toBe('last must be a number in (0, 1000000000], got 1e+308');
+    const trades = service.trades([
+      trade({ price: 1e308 }),
+      trade({ size: above(LIMITS.maxSize) }),
+      trade({ price: LIMITS.maxPrice, size: LIMITS.maxSize }),
+    ]);
+    expect(codes(trades)).toEqual([
+      [0, 'BAD_PRICE'],
+      [1, 'BAD_REQUEST'],
+    ]);
+    expect(ingest.ticks).toHaveLength(1);
+    expect(ingest.trades).toHaveLength(1);
+  });
+
+  it('takes only plain trade ids, and refuses one the symbol already has', () => {
+    const { service, market, ingest } = setup({ tradeHistory: 3 });
+    const ack = service.trades([
+      trade({ id: '<b>hi</b>' }),
+      trade({ id: 'has space' }),
+      trade({ id: '' }),
+      trade({ id: 'x'.repeat(65) }),
+      trade({ id: 42 }),
+      trade({ id: 'BTC-USD-7' }),
+      trade({ id: 'Ex:1.a_b-c' }),
+      trade({ id: 'Ex:1.a_b-c' }),
+      trade({ id: 'x'.repeat(64) }),
+      trade({ symbol: 'ETH-USD', id: 'Ex:1.a_b-c' }),
+      trade({ symbol: 'ETH-USD', id: 'BTC-USD-7' }),
+    ]);
+    expect(codes(ack)).toEqual([
+      [0, 'BAD_REQUEST'],
+      [1, 'BAD_REQUEST'],
+      [2, 'BAD_REQUEST'],
+      [3, 'BAD_REQUEST'],
+      [4, 'BAD_REQUEST'],
+      [5, 'BAD_REQUEST'],
+      [7, 'BAD_REQUEST'],
+    ]);
+    expect(ack.rejected[5]!.message).toMatch(/BTC-USD-<digits> are the gateway's own/);
+    expect(ack.rejected[6]!.message).toBe('duplicate trade id: BTC-USD already has a trade Ex:1.a_b-c');
+    expect(ingest.trades.map((t) => [t.symbol, t.id])).toEqual([
+      ['BTC-USD', 'Ex:1.a_b-c'],
+      ['BTC-USD', 'x'.repeat(64)],
+      ['ETH-USD', 'Ex:1.a_b-c'],
+      ['ETH-USD', 'BTC-USD-7'],
+    ]);
+    const btc = market.indexOf('BTC-USD');
+    expect(market.holdsTradeId(btc, 'Ex:1.a_b-c')).toBe(true);
+    // A later batch, and a trade the market got from elsewhere: refused all the same.
+    market.applyTrade({ symbol: 'BTC-USD', ts: NOW - 1000, price: 1, size: 1, side: 'sell', id: 'other-node' });
+    expect(codes(service.trades([trade({ id: 'Ex:1.a_b-c' }), trade({ id: 'other-node' })]))).toEqual([
+      [0, 'BAD_REQUEST'],
+      [1, 'BAD_REQUEST'],
+    ]);
+    // Once the ring (3 trades here) has let go of it, an id nobody accepted through /feed is free again.
+    for (let k = 0; k < 3; k++)
+      market.applyTrade({ symbol: 'BTC-USD', ts: NOW - 1000, price: 1, size: 1, side: 'buy' });
+    expect(market.holdsTradeId(btc, 'other-node')).toBe(false);
+    expect(service.trades([trade({ id: 'other-node' })]).accepted).toBe(1);
+  });
+
+  it('matches symbols case-insensitively and passes the canonical symbol on', () => {
+    const { service, ingest, market } = setup();
+    const ack = service.ticks([tick({ symbol: 'aapl' }), tick({ symbol: 'Msft' }), tick({ symbol: 'nope' })]);
+    expect(codes(ack)).toEqual([[2, 'UNKNOWN_SYMBOL']]);
+    expect(ack.rejected[0]!.message).toBe('unknown symbol: nope');
+    expect(ingest.ticks.map((t) => t.symbol)).toEqual(['AAPL', 'MSFT']);
+    expect(market.snapshot(market.indexOf('AAPL'))).toMatchObject({ seq: 1, last: 100.5 });
+    expect(service.trades([trade({ symbol: 'btc-usd' })]).accepted).toBe(1);
+    expect(market.recentTrades(market.indexOf('BTC-USD'), 1)).toMatchObject([{ id: 'BTC-USD-1' }]);
+    // The ordering and id rules apply to the symbol, however it is spelt.
+    expect(codes(service.ticks([tick({ symbol: 'AaPl', ts: NOW - 2000 })]))).toEqual([[0, 'BAD_TIMESTAMP']]);
+  });
+
+  it('agrees with the protocol’s FeedTickSchema and FeedTradeSchema on every rule they can express', () => {
+    const ticks = [
+      tick(),
+      tick({ symbol: 'aapl' }),
+      tick({ volume: undefined }),
+      tick({ last: 0 }),
+      tick({ last: 1e308 }),
+      tick({ bid: LIMITS.maxPrice, ask: LIMITS.maxPrice }),
+      tick({ ask: LIMITS.maxPrice + 1 }),
+      tick({ bid: 101 }),
+      tick({ volume: LIMITS.maxVolume }),
+      tick({ volume: LIMITS.maxVolume + 1 }),
+      tick({ volume: -1 }),
+      tick({ ts: Date.UTC(2000, 0, 1) }),
+      tick({ ts: Date.UTC(2000, 0, 1) - 1 }),
+      tick({ ts: '1' }),
+      tick({ extra: true }),
+      tick({ last: Number.NaN }),
+      tick({ symbol: ' msft ' }),
+    ];
+    const trades = [
+      trade(),
+      trade({ size: LIMITS.maxSize }),
+      trade({ size: LIMITS.maxSize + 1 }),
+      trade({ price: LIMITS.maxPrice + 1 }),
+      trade({ id: 'ok:id' }),
+      trade({ id: 'no id' }),
+      trade({ id: '<i>' }),
+      trade({ id: 'BTC-USD-7' }),
+      trade({ id: 'ETH-USD-7' }),
+      trade({ id: 'y'.repeat(65) }),
+      trade({ side: 'SELL' }),
+    ];
+    for (const t of ticks) {
+      const zod = FeedTickSchema.safeParse(t).success;
+      expect([t, setup().service.ticks([{ ...t }]).accepted === 1]).toEqual([t, zod]);
+    }
+    for (const t of trades) {
+      const zod = FeedTradeSchema.safeParse(t).success;
+      expect([t, setup().service.trades([{ ...t }]).accepted === 1]).toEqual([t, zod]);
+    }
   });
 });

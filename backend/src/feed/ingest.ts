@@ -27,4 +27,12 @@ export class Ingest {
     this.throttler.tradeApplied(applied.index, applied.trade);
     return true;
   }
+
+  /**
+   * True when the market holds a trade of symbol `i` with the feed-assigned id `id`: what the
+   * feed validator asks before letting another trade with that id in.
+   */
+  holdsTradeId(i: number, id: string): boolean {
+    return this.market.holdsTradeId(i, id);
+  }
 }

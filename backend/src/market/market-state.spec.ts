@@ -88,10 +88,58 @@ describe(MarketState.name, () => {
     expect(m.recentTrades(i, 2).map((t) => t.seq)).toEqual([7, 8]);
     expect(m.tradesAfter(m.indexOf('AAPL'), 0)).toEqual([]);
   });
+
+  it('keeps each symbol’s latest event time across ticks and trades, and carries it through an export', () => {
+    const m = market();
+    const i = m.indexOf('AAPL');
+    expect(m.lastEventTsAt(i)).toBe(0);
+    m.applyTick(tick('AAPL', 100, T0));
+    expect(m.lastEventTsAt(i)).toBe(T0);
+    m.applyTrade({ symbol: 'AAPL', ts: T0 + 5, price: 100, size: 1, side: 'buy' });
+    expect(m.lastEventTsAt(i)).toBe(T0 + 5);
+    m.applyTick(tick('AAPL', 101, T0 + 3)); // ticks and trades interleave within a batch
+    expect(m.lastEventTsAt(i)).toBe(T0 + 5);
+    expect(m.lastEventTsAt(m.indexOf('MSFT'))).toBe(0);
+    const copy = market();
+    copy.importState(m.exportState());
+    expect(copy.lastEventTsAt(i)).toBe(T0 + 5);
+    expect(copy.lastEventTsAt(m.indexOf('MSFT'))).toBe(0);
+  });
+
+  it('knows the feed-assigned trade ids its rings hold, and not the ones it made up', () => {
+    const m = market(60, 3);
+    const i = m.indexOf('ETH-USD');
+    const trade = (id?: string) => ({ symbol: 'ETH-USD', ts: T0, price: 2000, size: 1, side: 'buy' as const, id });
+    m.applyTrade(trade('venue:1'));
+    m.applyTrade(trade());
+    expect(m.holdsTradeId(i, 'venue:1')).toBe(true);
+    expect(m.holdsTradeId(i, 'ETH-USD-2')).toBe(false);
+    expect(m.holdsTradeId(m.indexOf('BTC-USD'), 'venue:1')).toBe(false);
+    const copy = market(60, 3);
+    copy.importState(m.exportState());
+    expect(copy.holdsTradeId(i, 'venue:1')).toBe(true);
+    expect(copy.holdsTradeId(i, 'ETH-USD-2')).toBe(false);
+    m.applyTrade(trade());
+    m.applyTrade(trade()); // overwrites venue:1
+    expect(m.holdsTradeId(i, 'venue:1')).toBe(false);
+  });
 });
 
 describe(TradeRing.name, () => {
   it('reports a gap for a non-zero seq when it holds nothing', () => {
     expect(new TradeRing(3).after(4)).toBeNull();
+  });
+
+  it('counts a feed id held twice until both trades are overwritten', () => {
+    const ring = new TradeRing(3);
+    const t = (seq: number, id: string) => ({ id, seq, ts: T0, price: 1, size: 1, side: 'buy' as const });
+    ring.push(t(1, 'dup'), true);
+    ring.push(t(2, 'dup'), true);
+    ring.push(t(3, 'X-3'));
+    ring.push(t(4, 'X-4')); // overwrites the first dup
+    expect(ring.holdsFeedId('dup')).toBe(true);
+    ring.push(t(5, 'X-5'));
+    expect(ring.holdsFeedId('dup')).toBe(false);
+    expect(ring.holdsFeedId('X-5')).toBe(false);
   });
 });

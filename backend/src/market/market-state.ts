@@ -75,6 +75,8 @@ export class MarketState {
   /** Epoch ms at which the current UTC day of each symbol ends; a tick at or past it opens a new day. */
   private readonly dayEnds: Float64Array;
   private readonly tradeSeqs: Float64Array;
+  /** Feed time of the latest tick or trade of each symbol, 0 before any (the highest, should they come out of order). */
+  private readonly lastEventTss: Float64Array;
   private readonly history: HistoryRing[];
   private readonly trades: TradeRing[];
   /** Ticks applied across all symbols. */
@@ -99,6 +101,7 @@ export class MarketState {
     this.volumes = new Float64Array(n);
     this.dayEnds = new Float64Array(n);
     this.tradeSeqs = new Float64Array(n);
+    this.lastEventTss = new Float64Array(n);
     this.history = [];
     this.trades = [];
     instruments.forEach((inst, i) => {
@@ -128,6 +131,16 @@ export class MarketState {
     return this.tradeSeqs[i]!;
   }
 
+  /** Feed time (epoch ms) of the latest tick or trade applied to symbol `i`, 0 before any. */
+  lastEventTsAt(i: number): number {
+    return this.lastEventTss[i]!;
+  }
+
+  /** True when symbol `i`'s trade ring holds a trade with the feed-assigned id `id`. */
+  holdsTradeId(i: number, id: string): boolean {
+    return this.trades[i]!.holdsFeedId(id);
+  }
+
   /** Applies one tick; returns the symbol's index, or -1 (and changes nothing) for an unknown symbol. */
   applyTick(tick: FeedTick): number {
     const i = this.index.get(tick.symbol);
@@ -151,6 +164,7 @@ export class MarketState {
     this.asks[i] = tick.ask;
     this.volumes[i]! += volume;
     this.history[i]!.record(ts, last, volume);
+    if (ts > this.lastEventTss[i]!) this.lastEventTss[i] = ts;
     this.ticksApplied++;
     this.lastEventAt = ts;
     return i;
@@ -169,7 +183,8 @@ export class MarketState {
       size: input.size,
       side: input.side,
     };
-    this.trades[i]!.push(trade);
+    this.trades[i]!.push(trade, input.id !== undefined);
+    if (input.ts > this.lastEventTss[i]!) this.lastEventTss[i] = input.ts;
     this.tradesApplied++;
     this.lastEventAt = input.ts;
     return { index: i, trade };
@@ -253,8 +268,15 @@ export class MarketState {
       }
       this.history[i] = history;
       const trades = new TradeRing(this.trades[i]!.capacity);
-      for (const t of s.trades[k] ?? []) trades.push(t);
+      let lastEventTs = s.tss[k]!;
+      for (const t of s.trades[k] ?? []) {
+        // The export does not say which ids came from the feed; a feed may not use the gateway's shape.
+        trades.push(t, t.id !== `${symbol}-${t.seq}`);
+        if (t.ts > lastEventTs) lastEventTs = t.ts;
+      }
       this.trades[i] = trades;
+      // Derived, not exported, so a cluster sync keeps its shape: the latest tick and the trades held tell it.
+      this.lastEventTss[i] = lastEventTs;
     });
     this.ticksApplied = s.ticksApplied;
     this.tradesApplied = s.tradesApplied;

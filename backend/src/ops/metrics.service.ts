@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, Summary } from 'prom-client';
 import { MarketState } from '../market/market-state.js';
-import { ViewerGuard } from '../security/viewer-guard.js';
+import { RefusalLog } from '../security/refusal-log.js';
+import { SlowConsumerGuard } from '../stream/slow-consumer.js';
 import { StreamGateway } from '../stream/stream.gateway.js';
 import { Throttler } from '../stream/throttler.js';
 
@@ -17,8 +18,9 @@ export class MetricsService {
   constructor(
     market: MarketState,
     throttler: Throttler,
-    guard: ViewerGuard,
+    refusals: RefusalLog,
     private readonly stream: StreamGateway,
+    slowConsumers: SlowConsumerGuard,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -51,14 +53,21 @@ export class MetricsService {
     );
     new Counter({
       name: 'tickdeck_refusals_total',
-      help: 'Handshakes, messages and sockets refused or disconnected by the guard, by error code',
+      help: 'Requests, handshakes, CONNECTs, messages and connections refused or dropped, by error code',
       labelNames: ['code'],
       registers,
       collect() {
         this.reset();
-        for (const [code, n] of guard.refusals) this.inc({ code }, n);
+        for (const [code, n] of refusals.counts) this.inc({ code }, n);
       },
     });
+    const evicted = new Summary({
+      name: 'tickdeck_slow_consumer_evicted_bytes',
+      help: 'Bytes queued for each connection dropped as a slow consumer (quantile 0 and 1: smallest and largest)',
+      percentiles: [0, 0.5, 1],
+      registers,
+    });
+    slowConsumers.observe((bytes) => evicted.observe(bytes));
     const viewers = () => this.viewers;
     new Gauge({
       name: 'tickdeck_viewers',

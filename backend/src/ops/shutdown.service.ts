@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'socket.io';
-import { dropConnection, type EngineConn } from '../stream/slow-consumer.js';
+import { dropConnection, type EngineConn } from '../security/engine-conn.js';
 import { StreamGateway } from '../stream/stream.gateway.js';
 import { Throttler } from '../stream/throttler.js';
 

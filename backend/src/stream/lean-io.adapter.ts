@@ -2,9 +2,9 @@ import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import { isObservable, lastValueFrom, type Observable } from 'rxjs';
-import type { Server, ServerOptions, Socket } from 'socket.io';
+import { Namespace, type Server, type ServerOptions, type Socket } from 'socket.io';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { ViewerGuard } from '../security/viewer-guard.js';
+import { ConnectionGate } from '../security/connection-gate.js';
 
 /**
  * Nest's IoAdapter with plain listeners instead of an rxjs pipeline per socket and event: the
@@ -19,24 +19,40 @@ export class LeanIoAdapter extends IoAdapter {
   }
 
   /**
-   * The one Socket.IO server, with the gateway's guard in front of Engine.IO: `allowRequest`
-   * (Origin, connection caps) before any session exists, and the frame bound. Engine.IO's
+   * The one Socket.IO server, with the {@link ConnectionGate} in front of Engine.IO: a middleware
+   * for every HTTP request and upgrade (Origin, no JSONP), `allowRequest` (caps) before any
+   * session exists, and the per-connection frame and CONNECT checks. Engine.IO's
    * `maxHttpBufferSize` is per server, so it is the feed's (larger) bound; viewers' frames are
-   * held to theirs per connection by {@link ViewerGuard.watch}.
+   * held to theirs per connection by the gate. The main namespace serves nothing and refuses.
    */
   override createIOServer(port: number, options?: Partial<ServerOptions>): Server {
     const config = this.appRef?.get<AppConfig>(APP_CONFIG, { strict: false });
-    const guard = this.appRef?.get(ViewerGuard, { strict: false });
+    const gate = this.gate();
     const server = super.createIOServer(port, {
       ...options,
       ...(config && { maxHttpBufferSize: config.limits.feedFrameBytes }),
-      ...(guard && {
-        allowRequest: guard.allowRequest,
-        cors: { origin: (origin, cb) => cb(null, guard.allowsOrigin(origin)) },
+      ...(gate && {
+        allowRequest: gate.allowRequest,
+        cors: { origin: (origin, cb) => cb(null, gate.allowsOrigin(origin)) },
       }),
     } as ServerOptions) as Server;
-    if (guard) server.engine.on('connection', (conn: Socket['conn']) => guard.watch(conn));
+    if (gate) {
+      server.engine.use(gate.httpMiddleware);
+      server.engine.on('connection', (conn: Socket['conn']) => gate.watch(conn));
+      gate.serve(server.of('/'), false);
+    }
     return server;
+  }
+
+  /** Every gateway's namespace goes through the gate, ahead of the gateway's own middleware. */
+  override create(port: number, options?: Parameters<IoAdapter['create']>[1]): Server {
+    const created = super.create(port, options) as Server | Namespace;
+    if (created instanceof Namespace) this.gate()?.serve(created);
+    return created as Server;
+  }
+
+  private gate(): ConnectionGate | undefined {
+    return this.appRef?.get(ConnectionGate, { strict: false });
   }
 
   override bindMessageHandlers(

@@ -1,6 +1,7 @@
 import type { Status } from '@tickdeck/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LAGGING_ROOM, queuedBytes, SlowConsumerGuard, type EngineConn, type GuardedSocket } from './slow-consumer.js';
+import { queuedBytes, type EngineConn } from '../security/engine-conn.js';
+import { LAGGING_ROOM, SlowConsumerGuard, type GuardedConnection, type GuardedSocket } from './slow-consumer.js';
 
 /** An Engine.IO connection as the guard sees it: a write buffer, and a `ws` socket on WebSocket. */
 class FakeConn implements EngineConn {
@@ -29,6 +30,7 @@ class FakeConn implements EngineConn {
 }
 
 class FakeSocket implements GuardedSocket {
+  connected = true;
   readonly log: string[] = [];
   readonly statuses: Status[] = [];
   readonly rooms = new Set<string>();
@@ -47,9 +49,13 @@ class FakeSocket implements GuardedSocket {
     this.log.push('status');
   }
   disconnect(close: boolean): void {
+    this.connected = false;
     this.log.push(`disconnect(${close})`);
   }
 }
+
+/** A connection carrying the given sockets (all on its own conn). */
+const on = (...sockets: FakeSocket[]): GuardedConnection[] => sockets.map((s) => ({ conn: s.conn, sockets: [s] }));
 
 describe('queuedBytes', () => {
   it('adds the write buffer to what the WebSocket holds', () => {
@@ -67,7 +73,7 @@ describe('queuedBytes', () => {
 
 describe(SlowConsumerGuard.name, () => {
   const MAX = 64 * 1024;
-  let evicted: [string, number][];
+  let evicted: [string[], number][];
   let guard: SlowConsumerGuard;
 
   beforeEach(() => {
@@ -77,7 +83,7 @@ describe(SlowConsumerGuard.name, () => {
       maxBufferedBytes: MAX,
       periodMs: 100,
       graceMs: 2000,
-      onEvict: (id, bytes) => evicted.push([id, bytes]),
+      onEvict: (_conn, ids, bytes) => evicted.push([ids, bytes]),
     });
   });
   afterEach(() => {
@@ -94,24 +100,24 @@ describe(SlowConsumerGuard.name, () => {
     });
     const atBound = new FakeConn('websocket', false, MAX);
     const sockets = [new FakeSocket('a', writable), new FakeSocket('b', atBound)];
-    expect(guard.sweep(sockets)).toBe(0);
+    expect(guard.sweep(on(...sockets))).toBe(0);
     expect(sockets.flatMap((s) => s.log)).toEqual([]);
   });
 
   it('makes a backed-up socket skip quotes (the lagging room) until it has caught up', () => {
     const conn = new FakeConn('websocket', false, 10);
     const socket = new FakeSocket('s', conn);
-    guard.sweep([socket]);
+    guard.sweep(on(socket));
     expect(socket.rooms.has(LAGGING_ROOM)).toBe(false);
     conn.transport.socket!.bufferedAmount = MAX / 4 + 1;
-    guard.sweep([socket]);
+    guard.sweep(on(socket));
     expect(socket.rooms.has(LAGGING_ROOM)).toBe(true);
     conn.transport.socket!.bufferedAmount = 100;
-    guard.sweep([socket]);
+    guard.sweep(on(socket));
     expect(socket.rooms.has(LAGGING_ROOM)).toBe(false);
     conn.transport.socket!.bufferedAmount = MAX;
     conn.transport.writable = true;
-    guard.sweep([socket]);
+    guard.sweep(on(socket));
     expect(socket.rooms.has(LAGGING_ROOM)).toBe(false);
     expect(socket.log).toEqual([]);
   });
@@ -124,13 +130,13 @@ describe(SlowConsumerGuard.name, () => {
     const fine = new FakeSocket('fine', new FakeConn('websocket', false, 10));
     const slowWs = new FakeSocket('slow-ws', ws);
     const slowPolling = new FakeSocket('slow-polling', polling);
-    const sockets = [fine, slowWs, slowPolling];
-    guard.start(() => sockets);
+    const conns = on(fine, slowWs, slowPolling);
+    guard.start(() => conns);
     vi.advanceTimersByTime(100);
 
     expect(evicted).toEqual([
-      ['slow-ws', MAX + 1],
-      ['slow-polling', MAX + 10],
+      [['slow-ws'], MAX + 1],
+      [['slow-polling'], MAX + 10],
     ]);
     expect(guard.evicted).toBe(2);
     for (const s of [slowWs, slowPolling]) {
@@ -150,15 +156,29 @@ describe(SlowConsumerGuard.name, () => {
 
   it('does not drop a connection that closed by itself within the grace period', () => {
     const conn = new FakeConn('websocket', false, MAX + 1);
-    guard.sweep([new FakeSocket('s', conn)]);
+    guard.sweep(on(new FakeSocket('s', conn)));
     conn.readyState = 'closed';
     vi.advanceTimersByTime(5000);
     expect(conn.terminated).toBe(false);
   });
 
+  it('drops a backed-up connection with no socket at once, and a publisher like a viewer', () => {
+    const bare = new FakeConn('polling', false);
+    bare.writeBuffer = Array.from({ length: 2000 }, () => ({ data: '44/nope,{"message":"Invalid namespace"}' }));
+    const publisherConn = new FakeConn('websocket', false, MAX + 5);
+    const publisher = new FakeSocket('pub', publisherConn);
+    expect(guard.sweep([{ conn: bare, sockets: [] }, ...on(publisher)])).toBe(2);
+    expect(bare.closedWith).toBe(true);
+    expect(publisher.log).toEqual(['status', 'disconnect(true)']);
+    expect(evicted.map(([ids]) => ids)).toEqual([[], ['pub']]);
+    // Evicted once: the next sweep, still within the grace period, leaves it alone.
+    expect(guard.sweep(on(publisher))).toBe(0);
+    expect(publisher.log).toEqual(['status', 'disconnect(true)']);
+  });
+
   it('stops sweeping on shutdown', () => {
     const socket = new FakeSocket('s', new FakeConn('websocket', false, MAX + 1));
-    guard.start(() => [socket]);
+    guard.start(() => on(socket));
     guard.beforeApplicationShutdown();
     vi.advanceTimersByTime(1000);
     expect(socket.log).toEqual([]);

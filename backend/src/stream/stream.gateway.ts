@@ -19,6 +19,7 @@ import {
 } from '@tickdeck/protocol';
 import type { Namespace } from 'socket.io';
 import { FeedHealth } from '../feed/feed-health.js';
+import { ConnectionGate } from '../security/connection-gate.js';
 import { ViewerGuard } from '../security/viewer-guard.js';
 import { LAGGING_ROOM, SlowConsumerGuard } from './slow-consumer.js';
 import { SubscriptionService, type ViewerData, type ViewerSocket } from './subscription.service.js';
@@ -38,6 +39,7 @@ export class StreamGateway
     private readonly subscriptions: SubscriptionService,
     private readonly throttler: Throttler,
     private readonly guard: ViewerGuard,
+    private readonly gate: ConnectionGate,
     private readonly feedHealth: FeedHealth,
     private readonly slowConsumers: SlowConsumerGuard,
   ) {}
@@ -50,7 +52,6 @@ export class StreamGateway
   afterInit(nsp: MarketNamespace): void {
     // Auth is decided before the socket connects (Nest guards do not run on connection).
     nsp.use(this.guard.authenticate);
-    this.guard.bindViewers(nsp.sockets);
     const rooms = nsp.adapter.rooms;
     // Local rooms only: in cluster mode every node runs its own throttler over the whole feed,
     // so a broadcast through the Redis adapter would deliver each quote once per node.
@@ -66,7 +67,8 @@ export class StreamGateway
       trades: (room, batch) => local.to(room).emit('trades', batch),
     };
     this.throttler.start(out);
-    this.slowConsumers.start(() => nsp.sockets.values());
+    // Every connection, not only viewers': publishers and socket-less connections queue too.
+    this.slowConsumers.start(() => this.gate.connections());
     this.feedHealth.onChange((feed) => local.emit('status', { feed }));
     this.logger.log(`${MARKET_NAMESPACE} ready, tiers ${this.throttler.tiers.join('/')} ms`);
   }

@@ -78,14 +78,16 @@ the same options give a byte-identical file. No gateway needed.
 ${MODEL_HELP}
   --duration D        model time to record (90, 90s, 2m)    [TICKDECK_DURATION, default 60s]
   --start T           feed time of the first instant, ISO 8601 or epoch ms (gateways
-                      accept 2000-01-01 up to a day ahead of their clock)
+                      accept 2000-01-01 up to MAX_FEED_CLOCK_SKEW_MS, default 5 s, ahead of
+                      their clock, and per symbol nothing older than what they hold)
                                                             [TICKDECK_START, default 2026-01-01T00:00:00Z]
   -h, --help          this help`,
   replay: `Usage: tickdeck-sim replay FILE --token T [options]
 
 Pushes a recording (NDJSON from \`record\`) to the gateway's /feed namespace with its original
 spacing divided by --speed, keeping the recorded timestamps. With --loop it starts over at the
-end, shifting timestamps so feed time keeps moving forward.
+end, shifting timestamps so feed time keeps moving forward. A gateway refuses (BAD_TIMESTAMP)
+every event older than what it already holds for the symbol: replay into a fresh gateway.
 
 ${PUBLISH_HELP}
   --speed N|max       N times real time, or max: as fast as acks allow

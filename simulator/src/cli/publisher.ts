@@ -40,10 +40,14 @@ export interface PublishStats {
   rejected: number;
   /** Items in batches whose ack never came (the connection dropped first). */
   unacked: number;
+  /** Rejected items per error code; those an ack counted but did not list are under {@link UNLISTED}. */
   rejectedByCode: Record<string, number>;
   firstRejections: string[];
   reconnects: number;
 }
+
+/** The `rejectedByCode` key of items an ack counted in `rejectedCount` past the ones it listed. */
+export const UNLISTED = 'not listed';
 
 const ACK_TIMEOUT_MS = 10_000;
 const FIRST_CONNECT_TIMEOUT_MS = 10_000;
@@ -186,12 +190,16 @@ export class Publisher {
         this.stats.unacked += items.length;
       } else {
         this.stats.accepted += ack.accepted;
-        this.stats.rejected += ack.rejected.length;
+        this.stats.rejected += ack.rejectedCount;
+        const byCode = this.stats.rejectedByCode;
         for (const r of ack.rejected) {
-          this.stats.rejectedByCode[r.code] = (this.stats.rejectedByCode[r.code] ?? 0) + 1;
+          // A batch refused as a whole (index -1) is one entry standing for all its items.
+          byCode[r.code] = (byCode[r.code] ?? 0) + (r.index === -1 ? ack.rejectedCount : 1);
           if (this.stats.firstRejections.length < 5)
             this.stats.firstRejections.push(`${event}[${r.index}] ${r.code}: ${r.message}`);
         }
+        const unlisted = ack.rejectedCount - ack.rejected.length;
+        if (unlisted > 0 && ack.rejected[0]?.index !== -1) byCode[UNLISTED] = (byCode[UNLISTED] ?? 0) + unlisted;
       }
       this.pump(finish);
     };
