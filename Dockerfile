@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # tickdeck gateway image (also carries the tickdeck-sim CLI). Build: docker build -t tickdeck .
-# Run:   docker run -p 3000:3000 tickdeck            (the same defaults as `npm start`)
+# Run:   docker run --ulimit nofile=65536:65536 -p 3000:3000 tickdeck   (the defaults of `npm start`)
 # Cluster: docker-compose.yml at the repository root.
 ARG NODE_VERSION=20
 
@@ -47,4 +47,7 @@ EXPOSE 3000
 # Plain HTTP on PORT: with TLS_CERT/TLS_KEY set, override this check (https + the CA).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 3000}/api/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Node raises its soft open-files limit to the hard one by itself at start, so no `ulimit -n` here:
+# the container's hard limit (`--ulimit nofile=...`, compose's `ulimits`) is what the gateway gets,
+# and it caps HTTP connections 256 below it.
 CMD ["node", "backend/dist/main.js"]

@@ -7,10 +7,19 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
 import { RedisIoAdapter } from './cluster/redis-io.adapter.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
+import { ExpressServerAdapter } from './ops/express-server.adapter.js';
 import { HttpErrorFilter } from './ops/http-error.filter.js';
+import {
+  applyHttpCaps,
+  CONNECTIONS_CHECKING_INTERVAL_MS,
+  describeHttpLimits,
+  httpCaps,
+  readOpenFilesLimit,
+} from './ops/http-limits.js';
 import { setupOpenApi } from './ops/openapi.js';
 import { armShutdownDeadline, SHUTDOWN_SIGNALS } from './ops/shutdown.service.js';
 import { OriginPolicy } from './security/origin-policy.js';
+import { RefusalLog } from './security/refusal-log.js';
 import { LeanIoAdapter } from './stream/lean-io.adapter.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -21,11 +30,26 @@ async function bootstrap(config: AppConfig): Promise<void> {
     logLevels: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
     colors: Boolean(process.stdout.isTTY),
   });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  // Node checks the headers and request timeouts every second, not every 30 s: a half-open request
+  // holds its descriptor for HTTP_HEADERS_TIMEOUT_MS (+1 s), then gets a 408.
+  const adapter = new ExpressServerAdapter({
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+    headersTimeout: config.http.headersTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    handshakeTimeout: config.http.headersTimeoutMs,
+  });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), adapter, {
     logger,
     // TLS_CERT + TLS_KEY: the same port serves https and wss.
     ...(config.tls && { httpsOptions: { cert: config.tls.cert, key: config.tls.key } }),
   });
+  const fdLimit = readOpenFilesLimit();
+  const caps = httpCaps(config, fdLimit);
+  const httpLog = new Logger('HttpLimits');
+  // The gateway's one refusal log: counted in tickdeck_refusals_total, flushed at shutdown.
+  applyHttpCaps(app.getHttpServer(), caps, app.get(RefusalLog));
+  httpLog.log(describeHttpLimits(caps, fdLimit, config.http));
+  for (const warning of caps.warnings) httpLog.warn(warning);
   // Cluster mode: the same lean adapter with the Socket.IO Redis adapter attached.
   app.useWebSocketAdapter(config.redisUrl ? new RedisIoAdapter(app, config.redisUrl) : new LeanIoAdapter(app));
   app.useGlobalFilters(new HttpErrorFilter());
