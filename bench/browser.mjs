@@ -15,6 +15,8 @@ import { CHROMIUM, CHROMIUM_ARGS } from './lib/chromium.mjs';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'backend/dist/main.js');
 const DIST = join(ROOT, 'frontend/dist');
+/** The build with the page's test hook (`vite build --mode e2e`), which the bench reads. */
+const E2E_DIST = join(ROOT, 'frontend/dist-e2e');
 
 /** The eight symbols the bench charts. */
 export const BENCH_SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'TSLA', 'BTC-USD', 'ETH-USD', 'SOL-USD', 'AMD'];
@@ -27,7 +29,7 @@ export const BENCH_SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'TSLA', 'BTC-USD', 'ETH-US
 export async function spawnGateway(env = {}) {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first`);
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DASHBOARD_DIR: E2E_DIST, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -74,7 +76,10 @@ export async function launchChromium() {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
 }
 
-/** Stored preferences that open `symbols` as charts at `tierMs` (the page reads them at load). */
+/**
+ * Stored preferences that open `symbols` as charts at `tierMs` (the page reads them at load).
+ * @param {readonly string[]} symbols @param {number} tierMs @param {number} [windowS] chart window, s
+ */
 export function prefsWith(symbols, tierMs, windowS = 300) {
   return JSON.stringify({
     sort: null,
@@ -120,9 +125,9 @@ export async function runBrowserBench({ seconds, warmupSeconds }) {
       (prefs) => {
         localStorage.setItem('tickdeck.prefs.v1', prefs);
         // Installed before any page script: long tasks from the very start are seen.
-        /** @type {any} */ (window).__longTasks = [];
+        window.__longTasks = [];
         new PerformanceObserver((list) => {
-          for (const e of list.getEntries()) /** @type {any} */ (window).__longTasks.push(e.duration);
+          for (const e of list.getEntries()) window.__longTasks?.push(e.duration);
         }).observe({ type: 'longtask', buffered: true });
       },
       prefsWith(BENCH_SYMBOLS, 100),
@@ -135,7 +140,7 @@ export async function runBrowserBench({ seconds, warmupSeconds }) {
     });
     await page.waitForTimeout(warmupSeconds * 1000);
     const m = await page.evaluate(async (ms) => {
-      /** @type {any} */ (window).__longTasks = [];
+      window.__longTasks = [];
       const charts0 = window.__tickdeck?.charts().map((c) => c.points) ?? [];
       const quotes0 = window.__tickdeck?.quoteCount('AAPL') ?? 0;
       const samples = /** @type {number[]} */ ([]);
@@ -157,7 +162,7 @@ export async function runBrowserBench({ seconds, warmupSeconds }) {
       });
       return {
         samples,
-        longTasks: /** @type {number[]} */ (/** @type {any} */ (window).__longTasks),
+        longTasks: window.__longTasks ?? [],
         charts:
           window.__tickdeck?.charts().map((c, i) => ({
             symbol: c.symbol,
@@ -176,14 +181,15 @@ export async function runBrowserBench({ seconds, warmupSeconds }) {
       );
     }
     const sorted = [...m.samples].sort((a, b) => a - b);
-    const median = sorted.length === 0 ? null : sorted[Math.floor(sorted.length / 2)];
+    const median = sorted[Math.floor(sorted.length / 2)] ?? null;
+    const slowest = sorted[0] ?? null;
     return {
       status: 'ok',
       seconds,
       charts: m.charts.length,
       tierMs: 100,
       fpsMedian: median === null ? null : round1(median),
-      fpsMin: sorted.length ? round1(sorted[0]) : null,
+      fpsMin: slowest === null ? null : round1(slowest),
       fpsSamples: m.samples.map(round1),
       longTasks: m.longTasks.length,
       longestTaskMs: m.longTasks.length ? round1(Math.max(...m.longTasks)) : 0,

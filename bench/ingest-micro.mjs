@@ -13,7 +13,11 @@ const seconds = Number(values.seconds);
 
 // One million ticks, with their trades, as the simulator makes them (at a high rate, so ts moves
 // by microseconds per tick as in a storm).
+/** @typedef {import('@tickdeck/protocol').FeedTick} FeedTick */
+/** @typedef {import('@tickdeck/protocol').FeedTrade} FeedTrade */
+/** @type {FeedTick[]} */
 const ticks = [];
+/** @type {FeedTrade[]} */
 const trades = [];
 new MarketSimulator({ seed: 7, rate: 1_000_000, startTime: Date.UTC(2026, 0, 5, 15) }).emit(1_000_000, {
   tick: (t) => ticks.push(t),
@@ -36,7 +40,11 @@ throttler.start({
 });
 throttler.stop(); // flushes are driven below, by simulated time, not by timers
 
-/** Applies ticks for `ms` of wall time, flushing each tier every time its interval of feed time passes. */
+/**
+ * Applies ticks for `ms` of wall time, flushing each tier every time its interval of feed time
+ * passes (the throttler pulls the trades from the market at the fastest tier's flush).
+ * @param {number} ms
+ */
 function run(ms) {
   const deadline = performance.now() + ms;
   const tiers = throttler.tiers;
@@ -47,12 +55,10 @@ function run(ms) {
   const start = performance.now();
   while (performance.now() < deadline) {
     for (let n = 0; n < 10_000; n++) {
-      const tick = ticks[k];
-      market.applyTick(tick);
+      market.applyTick(/** @type {FeedTick} */ (ticks[k]));
       // One trade per ~3 ticks, as the simulator produces them.
       if ((k & 3) === 0 && j < trades.length) {
-        const r = market.applyTrade(trades[j++]);
-        if (r) throttler.tradeApplied(r.index, r.trade);
+        market.applyTrade(/** @type {FeedTrade} */ (trades[j++]));
         if (j === trades.length) j = 0;
       }
       k = k + 1 === ticks.length ? 0 : k + 1;
@@ -60,12 +66,13 @@ function run(ms) {
     applied += 10_000;
     // 1,000,000 ticks/s of feed time = 1,000 ticks per ms: flush on that clock.
     const feedTime = applied / 1000;
-    for (let t = 0; t < tiers.length; t++) {
-      if (feedTime >= nextFlush[t]) {
+    tiers.forEach((interval, t) => {
+      const due = /** @type {number} */ (nextFlush[t]);
+      if (feedTime >= due) {
         throttler.flush(t);
-        nextFlush[t] += tiers[t];
+        nextFlush[t] = due + interval;
       }
-    }
+    });
   }
   return { applied, elapsed: performance.now() - start };
 }

@@ -9,11 +9,12 @@ const proxy: Record<string, ProxyOptions> = {
   '/socket.io': { target: gateway, changeOrigin: true, ws: true },
 };
 
-export default defineConfig({
+export default defineConfig(({ mode }) => ({
   plugins: [svelte()],
   // Build against the protocol's TypeScript sources, so neither dev nor build needs its dist.
   resolve: { conditions: ['@tickdeck/source', ...defaultClientConditions] },
-  build: { outDir: 'dist', emptyOutDir: true },
+  // `--mode e2e`: the build the browser tests and the bench load, with the page's test hook.
+  build: { outDir: mode === 'e2e' ? 'dist-e2e' : 'dist', emptyOutDir: true },
   server: { port: 5173, proxy },
   preview: { proxy },
-});
+}));

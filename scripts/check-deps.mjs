@@ -25,13 +25,19 @@ const { values } = parseArgs({
   },
 });
 
-const parse = (v) => v.split(/[.+-]/, 3).map(Number);
+/** @param {string} v @returns {[number, number, number]} major, minor, patch */
+const parse = (v) => {
+  const [major = NaN, minor = NaN, patch = NaN] = v.split(/[.+-]/, 3).map(Number);
+  return [major, minor, patch];
+};
+/** @param {string} v @param {string} floor */
 const below = (v, floor) => {
   const [a, b] = [parse(v), parse(floor)];
-  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] < b[i];
+  for (const i of /** @type {const} */ ([0, 1, 2])) if (a[i] !== b[i]) return a[i] < b[i];
   return false;
 };
 
+/** @type {Record<string, string>} package name -> lowest version allowed */
 const floors = { ...FLOORS };
 if (values.online) {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -43,11 +49,12 @@ let failed = 0;
 const seen = Object.fromEntries(Object.keys(floors).map((n) => [n, 0]));
 for (const [path, meta] of Object.entries(lock.packages ?? {})) {
   const name = path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
-  if (!path.includes('node_modules/') || !(name in floors)) continue;
-  seen[name]++;
-  const bad = below(meta.version, floors[name]);
+  const floor = floors[name];
+  if (!path.includes('node_modules/') || floor === undefined) continue;
+  seen[name] = (seen[name] ?? 0) + 1;
+  const bad = below(meta.version, floor);
   if (bad) failed++;
-  console.log(`${bad ? 'FAIL' : 'ok  '} ${path} ${meta.version} (floor ${floors[name]})`);
+  console.log(`${bad ? 'FAIL' : 'ok  '} ${path} ${meta.version} (floor ${floor})`);
 }
 for (const [name, n] of Object.entries(seen)) {
   if (n === 0) {
@@ -68,6 +75,7 @@ if (values.audit) {
   } catch (err) {
     out = /** @type {{stdout?: string}} */ (err).stdout ?? ''; // npm audit exits 1 on findings
   }
+  /** @type {{ metadata?: { vulnerabilities?: Record<string, number> }, error?: { summary?: string }, message?: string }} */
   let report = {};
   try {
     report = JSON.parse(out);

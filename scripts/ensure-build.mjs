@@ -10,8 +10,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
+/** @param {string} bin a Node script @param {string[]} args */
 const run = (bin, args) => execFileSync(process.execPath, [bin, ...args], { cwd: root, stdio: 'inherit' });
 
+/** @param {string} path @returns {number} the newest mtime (ms) of `path` and everything under it, 0 if absent */
 function newest(path) {
   if (!existsSync(path)) return 0;
   const st = statSync(path);
@@ -26,7 +28,6 @@ function newest(path) {
 
 try {
   run(require.resolve('typescript/bin/tsc'), ['-b']);
-  const built = newest(join(root, 'frontend/dist/index.html'));
   const sources = Math.max(
     ...[
       'frontend/src',
@@ -37,10 +38,20 @@ try {
       'protocol/package.json',
     ].map((p) => newest(join(root, p))),
   );
-  if (sources > built) {
-    console.log('building the dashboard (frontend/dist is missing or older than its sources)');
+  // The dashboard `npm start` serves, and the `e2e` build (with the page's test hook) that the
+  // browser tests and the bench load.
+  /** @type {[dir: string, mode: string][]} */
+  const builds = [
+    ['frontend/dist', 'production'],
+    ['frontend/dist-e2e', 'e2e'],
+  ];
+  for (const [dir, mode] of builds) {
+    if (sources <= newest(join(root, dir, 'index.html'))) continue;
+    console.log(`building the dashboard (${dir} is missing or older than its sources)`);
     run(join(dirname(require.resolve('vite/package.json')), 'bin/vite.js'), [
       'build',
+      '--mode',
+      mode,
       '--logLevel',
       'warn',
       join(root, 'frontend'),

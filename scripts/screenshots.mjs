@@ -29,7 +29,10 @@ const shots = [
   { file: 'dashboard-phone.png', viewport: { width: 390, height: 844 }, charts: ['BTC-USD'] },
 ];
 
-/** Pushes one large buy of `symbol` at its current price through /feed. */
+/**
+ * Pushes one large buy of `symbol` at its current price through /feed.
+ * @param {string} url the gateway @param {string} symbol
+ */
 async function bigTrade(url, symbol) {
   const snapshot = await (await fetch(`${url}/api/snapshot/${symbol}`)).json();
   const feed = io(`${url}/feed`, {
@@ -40,7 +43,7 @@ async function bigTrade(url, symbol) {
   });
   try {
     await new Promise((resolve, reject) => {
-      feed.once('connect', resolve);
+      feed.once('connect', () => resolve(undefined));
       feed.once('connect_error', reject);
     });
     const ack = await feed

@@ -4,19 +4,11 @@ import { fileURLToPath } from 'node:url';
 import type { Quote, Snapshot, Status, SubscribeAck } from '@tickdeck/protocol';
 import { io } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  getJson,
-  sleep,
-  startNginx,
-  startRedis,
-  stopProcess,
-  until,
-  type Nginx,
-  type RedisServer,
-} from './support/cluster.js';
+import { getJson, startNginx, startRedis, stopProcess, type Nginx, type RedisServer } from './support/cluster.js';
 import { startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
 import { startSim, type SimProcess } from './support/sim.js';
 import { requireSystemCommand } from './support/system.js';
+import { until } from './support/until.js';
 
 const REDIS = requireSystemCommand('redis-server', 'redis-server', 'cluster');
 const NGINX = requireSystemCommand('nginx', 'nginx', 'cluster');
@@ -188,8 +180,25 @@ describe.skipIf(!REDIS || !NGINX)('cluster: two gateways over Redis behind nginx
     const run = await sim(a.url, ['--rate', '1000', '--duration', '3s', '--seed', '42']).done;
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/rejected 0/);
-    await sleep(500);
-    const [snapA, snapB] = await Promise.all([snapshots(a.url), snapshots(b.url)]);
+    // B has applied all A did within 500 ms of the run's end. Its viewer's quotes are complete
+    // then, or as soon as the last ones carry the final state: no tick is left to send after it.
+    let snapA: Snapshot[] = [];
+    let snapB: Snapshot[] = [];
+    const agreed = async () => {
+      [snapA, snapB] = await Promise.all([snapshots(a.url), snapshots(b.url)]);
+      const [x, y] = await Promise.all([health(a.url), health(b.url)]);
+      return (
+        JSON.stringify(comparable(snapA)) === JSON.stringify(comparable(snapB)) &&
+        x.feed.ticks === y.feed.ticks &&
+        x.cluster.bus.received === y.cluster.bus.received
+      );
+    };
+    const final = (symbol: string) => snapB.find((s) => s.symbol === symbol)!.seq;
+    const lastSeq = (symbol: string) => onB.quotes.findLast((q) => q.symbol === symbol)?.seq;
+    const sentAll = () => ['AAPL', 'MSFT'].every((symbol) => lastSeq(symbol) === final(symbol));
+    if (!(await until(async () => (await agreed()) && sentAll(), 500))) {
+      expect(await agreed(), 'B caught up with A within 500 ms of the run').toBe(true);
+    }
     expect(comparable(snapB)).toEqual(comparable(snapA));
     const seqB = new Map(snapB.map((s) => [s.symbol, s.seq]));
     for (const symbol of ['AAPL', 'MSFT']) {
@@ -269,9 +278,17 @@ describe.skipIf(!REDIS || !NGINX)('cluster: two gateways over Redis behind nginx
     expect(ha.cluster.redis).toBe('degraded');
     expect(hb.cluster.redis).toBe('degraded');
     // The node with the feed keeps serving it to its own viewers; the other one falls behind.
-    await sleep(2000);
+    let behindA: Snapshot[] = [];
+    let behindB: Snapshot[] = [];
+    const apart = async () => {
+      [behindA, behindB] = await Promise.all([snapshots(a.url), snapshots(b.url)]);
+      return (
+        since(onA, lostAt + 500).length > 2 &&
+        JSON.stringify(comparable(behindA)) !== JSON.stringify(comparable(behindB))
+      );
+    };
+    expect(await until(apart, 2000), 'A fed on and B fell behind within 2 s').toBe(true);
     expect(since(onA, lostAt + 500).length).toBeGreaterThan(2);
-    const [behindA, behindB] = await Promise.all([snapshots(a.url), snapshots(b.url)]);
     expect(comparable(behindB)).not.toEqual(comparable(behindA));
 
     redis = await redis.restart();

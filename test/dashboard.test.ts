@@ -9,9 +9,11 @@ import {
   screenshot,
   untilPage,
   type OpenOptions,
+  type PageHook,
 } from './support/browser.js';
-import { sleep, startGateway, type RunningGateway } from './support/gateway.js';
+import { startGateway, type RunningGateway } from './support/gateway.js';
 import { requireSystemCommand } from './support/system.js';
+import { until } from './support/until.js';
 
 const chromium = requireSystemCommand('chromium', 'chromium', 'dashboard');
 const TOKEN = 'dashboard-test-token-0123';
@@ -69,6 +71,22 @@ describe.skipIf(!chromium)('dashboard in Chromium against the real gateway', () 
       rows.map(([symbol, last]) => [symbol, (last ?? '').replace(/[\u25B2\u25BC]/g, '').trim()]),
     );
   };
+  /** Quotes of AAPL the page has applied since it loaded. */
+  const aaplQuotes = (page: Page) => fromPage(page, (h) => h.quoteCount('AAPL'));
+  /**
+   * Quotes of AAPL the page applies within `ms`: the window an upper bound needs ("no more than N
+   * arrive within ms"), timed by the page's own clock, so a stall of this process cannot stretch it.
+   */
+  const aaplQuotesWithin = (page: Page, ms: number) =>
+    page.evaluate(
+      (ms) =>
+        new Promise<number>((resolve) => {
+          const hook = (globalThis as unknown as { __tickdeck: PageHook }).__tickdeck;
+          const before = hook.quoteCount('AAPL');
+          setTimeout(() => resolve(hook.quoteCount('AAPL') - before), ms);
+        }),
+      ms,
+    );
 
   it('loads and shows live within a few seconds', async () => {
     const started = Date.now();
@@ -90,13 +108,14 @@ describe.skipIf(!chromium)('dashboard in Chromium against the real gateway', () 
       await expect.poll(() => connection(page).textContent(), { timeout: 10_000 }).toContain('Live');
       const before = await lastPrices(page);
       let flashes = 0;
-      const deadline = Date.now() + 3000;
-      while (Date.now() < deadline) {
+      let moved: string[] = [];
+      const movedAndFlashed = async () => {
         flashes = Math.max(flashes, await page.locator('.flash-up .tick, .flash-down .tick').count());
-        await sleep(250);
-      }
-      const after = await lastPrices(page);
-      const moved = Object.keys(before).filter((symbol) => before[symbol] !== after[symbol]);
+        const after = await lastPrices(page);
+        moved = Object.keys(before).filter((symbol) => before[symbol] !== after[symbol]);
+        return moved.length >= 10 && flashes > 0;
+      };
+      await until(movedAndFlashed, 3000);
       expect(moved.length).toBeGreaterThanOrEqual(10);
       expect(flashes).toBeGreaterThan(0);
       const arrows = await page.locator('.flash-up .tick, .flash-down .tick').allTextContents();
@@ -112,7 +131,9 @@ describe.skipIf(!chromium)('dashboard in Chromium against the real gateway', () 
       await page.locator('[data-chart="AAPL"] canvas').waitFor({ timeout: 5000 });
       await untilPage(page, (h) => h.charts().some((c) => c.symbol === 'AAPL' && c.points >= 2), 10_000);
       const first = (await fromPage(page, (h) => h.charts()))[0]!;
-      await sleep(3000);
+      await expect
+        .poll(() => fromPage(page, (h) => h.charts()[0]?.points ?? 0), { timeout: 3000 })
+        .toBeGreaterThan(first.points + 5);
       const later = (await fromPage(page, (h) => h.charts()))[0]!;
       expect(later.symbol).toBe('AAPL');
       expect(later.points).toBeGreaterThan(first.points + 5);
@@ -172,24 +193,28 @@ describe.skipIf(!chromium)('dashboard in Chromium against the real gateway', () 
 
   it('changes the update rate the page sees when the tier changes, and keeps it over a reload', async () => {
     const page = await open(gateway.url);
-    /** Quotes of AAPL applied by the page over 3 s. */
-    const rate = async () => {
-      const before = await fromPage(page, (h) => h.quoteCount('AAPL'));
-      await sleep(3000);
-      return (await fromPage(page, (h) => h.quoteCount('AAPL'))) - before;
+    /** Picks a tier and waits until the gateway has confirmed it: checked, and no "switching…". */
+    const pick = async (tier: number) => {
+      const button = page.locator(`[data-tier="${tier}"]`);
+      await button.click();
+      const confirmed = async () =>
+        (await button.getAttribute('aria-checked')) === 'true' && (await page.locator('.tier .pending').count()) === 0;
+      await expect.poll(confirmed, { timeout: 5000 }).toBe(true);
+    };
+    /** At least 15 quotes of AAPL within 3 s: most of 30 at 100 ms. */
+    const fastWithin3s = async () => {
+      const before = await aaplQuotes(page);
+      await expect.poll(async () => (await aaplQuotes(page)) - before, { timeout: 3000 }).toBeGreaterThanOrEqual(15);
     };
     await shoot(page, 'dashboard-tier', async () => {
       await expect.poll(() => connection(page).textContent(), { timeout: 10_000 }).toContain('Live');
-      await page.locator('[data-tier="1000"]').click();
-      await sleep(1200);
-      const slow = await rate();
-      await page.locator('[data-tier="100"]').click();
-      await sleep(600);
-      const fast = await rate();
-      // AAPL ticks ~20 times a second: at most one quote per second at 1000 ms, most of 30 at 100 ms.
+      await pick(1000);
+      // AAPL ticks ~20 times a second: at most one quote per second at 1000 ms (4 in 3 s with slack).
+      const slow = await aaplQuotesWithin(page, 3000);
       expect(slow).toBeGreaterThanOrEqual(1);
       expect(slow).toBeLessThanOrEqual(4);
-      expect(fast).toBeGreaterThanOrEqual(15);
+      await pick(100);
+      await fastWithin3s();
       expect(await page.locator('[data-tier="100"]').getAttribute('aria-checked')).toBe('true');
 
       await page.locator('th[aria-sort] button', { hasText: 'Chg %' }).click();
@@ -199,7 +224,7 @@ describe.skipIf(!chromium)('dashboard in Chromium against the real gateway', () 
       expect(await page.locator('[data-tier="100"]').getAttribute('aria-checked')).toBe('true');
       expect(await page.locator('th', { hasText: 'Chg %' }).getAttribute('aria-sort')).toBe('descending');
       await page.locator('[data-chart="MSFT"] canvas').waitFor({ timeout: 5000 });
-      expect(await rate()).toBeGreaterThanOrEqual(15);
+      await fastWithin3s();
     });
   });
 
@@ -228,7 +253,9 @@ describe.skipIf(!chromium)('dashboard in Chromium against the real gateway', () 
       expect(await page.getByTestId('banner').count()).toBe(0);
       await untilPage(page, (h) => (h.charts()[0]?.xs.length ?? 0) > 0, 5000);
       const resumedAt = (await fromPage(page, (h) => h.charts()))[0]!.points;
-      await sleep(3000);
+      await expect
+        .poll(() => fromPage(page, (h) => h.charts()[0]?.points ?? 0), { timeout: 3000 })
+        .toBeGreaterThan(resumedAt);
       const after = (await fromPage(page, (h) => h.charts()))[0]!;
       expect(after.symbol).toBe('BTC-USD');
       expect(after.points).toBeGreaterThan(resumedAt);
@@ -273,11 +300,9 @@ describe.skipIf(!chromium)('dashboard in Chromium against the real gateway', () 
       await expect
         .poll(() => page.locator('[data-tier="50"]').getAttribute('aria-checked'), { timeout: 3000 })
         .toBe('true');
-      const before = await fromPage(page, (h) => h.quoteCount('AAPL'));
-      await sleep(2000);
-      const after = await fromPage(page, (h) => h.quoteCount('AAPL'));
-      // 50 ms: far more than the 500 ms tier's at most 4-5 in 2 s.
-      expect(after - before).toBeGreaterThan(10);
+      const before = await aaplQuotes(page);
+      // 50 ms: within 2 s far more than the 500 ms tier's at most 4-5.
+      await expect.poll(async () => (await aaplQuotes(page)) - before, { timeout: 2000 }).toBeGreaterThan(10);
     });
   });
 });

@@ -14,6 +14,7 @@ import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
 import { startSim, type SimResult } from './support/sim.js';
+import { until } from './support/until.js';
 
 const TOKEN = 'feed-test-token-0123';
 
@@ -110,6 +111,7 @@ describe('/feed ingest and the tickdeck-sim CLI', () => {
     const gw = await gateway();
     const symbols = ['AAPL', 'BTC-USD'];
     const { quotes } = await viewer(gw, symbols);
+    // Nothing is applied within 300 ms: there is no feed yet.
     await sleep(300);
     expect(await ticksApplied(gw)).toBe(0);
     const model = ['--symbols', symbols.join(','), '--rate', '1000', '--duration', '2s', '--seed', '42'];
@@ -121,7 +123,10 @@ describe('/feed ingest and the tickdeck-sim CLI', () => {
     expect(rec.code).toBe(0);
     const expected = lastTicks(rec.stdout);
     expect([...expected.keys()].sort()).toEqual([...symbols].sort());
-    await sleep(300);
+    // The viewer has each symbol's last quote within 300 ms.
+    const lastQuote = (symbol: string) => quotes.findLast((q) => q.symbol === symbol);
+    const caughtUp = () => symbols.every((s) => lastQuote(s)?.seq === expected.get(s)!.count);
+    expect(await until(caughtUp, 300), 'the last quotes within 300 ms').toBe(true);
     for (const s of await snapshots(gw, symbols)) {
       const { tick, count } = expected.get(s.symbol)!;
       expect({ last: s.last, bid: s.bid, ask: s.ask, seq: s.seq }).toEqual({
@@ -155,6 +160,7 @@ describe('/feed ingest and the tickdeck-sim CLI', () => {
     const shut = await cli(['run', '--url', embedded.url, '--token', TOKEN, '--duration', '2s']);
     expect(shut.code).toBe(2);
     expect(shut.stderr).toMatch(/FEED=embedded\): start it with FEED=external or FEED=both/);
+    // Nothing arrives within 300 ms of the last attempt.
     await sleep(300);
     expect(quotes).toEqual([]);
     expect(await ticksApplied(gw)).toBe(0);
@@ -192,7 +198,9 @@ describe('/feed ingest and the tickdeck-sim CLI', () => {
     ]);
     const notArray: FeedAck = await pub.emitWithAck('ticks', good as unknown as FeedTick[]);
     expect(notArray).toMatchObject({ accepted: 0, rejected: [{ code: 'BAD_REQUEST' }] });
-    await sleep(400);
+    // AAPL's quote within 400 ms. MSFT shares its frames (one subscription set), so a quote of a
+    // wrongly applied MSFT tick would have come with it or before.
+    expect(await until(() => quotes.some((q) => q.symbol === 'AAPL' && q.seq === 2), 400)).toBe(true);
     const [aapl, msft] = await snapshots(gw, ['AAPL', 'MSFT']);
     expect(aapl).toMatchObject({ seq: 2, last: 201.5, bid: 201.4, ask: 201.6 });
     expect(msft).toMatchObject({ seq: 0 });
@@ -233,23 +241,17 @@ describe('/feed ingest and the tickdeck-sim CLI', () => {
     let gw = await gateway();
     const port = gw.port;
     const run = startCli(['run', '--url', gw.url, '--token', TOKEN, '--rate', '500', '--seed', '1']);
-    const until = async (cond: () => Promise<boolean>, ms: number) => {
-      const end = Date.now() + ms;
-      while (Date.now() < end) {
-        if (await cond().catch(() => false)) return true;
-        await sleep(100);
-      }
-      return false;
-    };
     expect(await until(async () => (await ticksApplied(gw)) > 0, 5000)).toBe(true);
     gw.child.kill('SIGKILL');
     await gw.stop();
+    // Down for 1 s (~500 ticks due meanwhile): the scenario, not a wait.
     await sleep(1000);
     gw = await gateway({ PORT: String(port) });
     const restarted = Date.now();
     expect(await until(async () => (await ticksApplied(gw)) > 100, 8000)).toBe(true);
     expect(Date.now() - restarted).toBeLessThan(8000);
-    // Resumed from the present: no burst of the ticks due while the gateway was down.
+    // Resumed from the present: no burst of the ticks due while the gateway was down arrives
+    // within 1 s.
     await sleep(1000);
     const ticks = await ticksApplied(gw);
     expect(ticks).toBeLessThan(500 * ((Date.now() - restarted) / 1000 + 1));

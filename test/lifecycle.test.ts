@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { connect, type Socket as NetSocket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
+import { until } from './support/until.js';
 
 const TOKEN = 'lifecycle-test-token';
 const gateways: RunningGateway[] = [];
@@ -55,15 +57,35 @@ async function statusViewer(
   return { socket, statuses };
 }
 
-/** Resolves with the first entry `pick` finds in `list`, polling until `ms` have passed. */
+/** Resolves with what `pick` finds once it finds something, within `ms`. */
 async function waitFor<T>(pick: () => T | undefined, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const found = pick();
-    if (found !== undefined) return found;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
+  let found: T | undefined;
+  if (!(await until(() => (found = pick()) !== undefined, ms))) throw new Error(`no ${what} within ${ms} ms`);
+  return found!;
+}
+
+/** `GET /api/health` on a connection of its own, closed after: its status. */
+function healthStatus(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/api/health', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Whether a TCP connect to 127.0.0.1:`port` is refused (a connection that is accepted is closed at once). */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
 }
 
 async function feedState(url: string): Promise<string> {
@@ -98,7 +120,7 @@ describe('feed staleness', () => {
       return Date.now();
     };
 
-    // Ticks every 100 ms, well inside FEED_STALE_MS: live throughout.
+    // Ticks every 100 ms, well inside FEED_STALE_MS: no `stale` arrives within those 1.5 s.
     await publish();
     const viewer = await statusViewer(gw.url);
     let lastAck = 0;
@@ -159,8 +181,7 @@ describe('graceful shutdown', () => {
       const stalledTcp = (stalled as unknown as { _socket: NetSocket })._socket;
       stalledTcp.pause();
       const stalledClosed = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
-      await sleep(300);
-      expect(quotes.length).toBeGreaterThan(0);
+      expect(await until(() => quotes.length > 0, 300), 'quotes within 300 ms').toBe(true);
 
       // A REST request in flight: its headers are half sent when the signal arrives.
       const inflight = connect({ host: '127.0.0.1', port: gw.port });
@@ -169,14 +190,16 @@ describe('graceful shutdown', () => {
       inflight.on('data', (c: Buffer) => (response += c.toString()));
       const responded = new Promise<void>((resolve) => inflight.once('close', resolve));
       inflight.write('GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-      await sleep(100);
+      // A request on a later connection answered: the gateway has accepted the one in flight
+      // (it takes connections in order) and read what was written on it.
+      expect(await healthStatus(gw.port)).toBe(200);
 
       const signalledAt = Date.now();
       const exited = new Promise<{ code: number | null; signal: string | null; ms: number }>((resolve) =>
         gw.child.once('exit', (code, sig) => resolve({ code, signal: sig, ms: Date.now() - signalledAt })),
       );
       gw.child.kill(signal);
-      await sleep(150);
+      expect(await until(() => refused(gw.port), 150), 'new connections refused within 150 ms').toBe(true);
       await expect(fetch(`${gw.url}/api/health`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
       inflight.write('\r\n');
 

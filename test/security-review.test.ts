@@ -3,7 +3,7 @@
  * in count and time. Every test here failed on the code before the fix it names.
  */
 import { ErrorCode, type FeedAck, type SubscribeAck } from '@tickdeck/protocol';
-import { io, type Socket } from 'socket.io-client';
+import { io, Manager, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
@@ -15,7 +15,8 @@ import {
   settledHeapBytes,
   viewers,
 } from './support/engine.js';
-import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
+import { longestGap } from './support/cadence.js';
+import { connectViewer, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
 import { until } from './support/until.js';
 
 const FEED_TOKEN = 'review-feed-token';
@@ -47,11 +48,19 @@ function connectError(socket: Socket): Promise<{ message: string; data?: { code?
   });
 }
 
-function connected(socket: Socket): Promise<void> {
+/** Resolves once `socket` is connected; rejects on connect_error or after `ms`. */
+function connected(socket: Socket, ms = 5000): Promise<void> {
   return new Promise((resolve, reject) => {
     if (socket.connected) return resolve();
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
+    const timer = setTimeout(() => reject(new Error(`not connected within ${ms} ms`)), ms);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.once('connect_error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 
@@ -70,26 +79,16 @@ describe('security review: one connection, bounded', () => {
   /** A bystander at the 100 ms tier: its largest gap between quote frames while `fn` runs. */
   async function bystanderGap(fn: () => Promise<void>): Promise<number> {
     const b = await connectViewer(gw.url);
-    okAck(
-      await b.emitWithAck('subscribe', { symbols: ['AAPL', 'MSFT', 'NVDA', 'BTC-USD', 'ETH-USD'], throttleMs: 100 }),
-    );
-    await until(() => false, 300);
-    let last = performance.now();
-    let gap = 0;
-    b.on('quotes', () => {
-      const now = performance.now();
-      gap = Math.max(gap, now - last);
-      last = now;
-    });
     try {
-      await fn();
-      await sleep(300);
-      gap = Math.max(gap, performance.now() - last);
+      okAck(
+        await b.emitWithAck('subscribe', { symbols: ['AAPL', 'MSFT', 'NVDA', 'BTC-USD', 'ETH-USD'], throttleMs: 100 }),
+      );
+      const gap = await longestGap(b, fn, 300);
       expect(b.connected).toBe(true);
+      return gap;
     } finally {
       b.close();
     }
-    return gap;
   }
 
   it('finding 1: 12,000 CONNECTs on one polling session leave at most one /market socket, heap bounded, bystander on time', async () => {
@@ -121,13 +120,18 @@ describe('security review: one connection, bounded', () => {
   });
 
   it('a real client may still leave and rejoin a namespace, and hold /market and /feed on one connection', async () => {
-    const manager = io(gw.url, { transports: ['websocket'], reconnection: false, forceNew: true }).io;
+    // A bare Manager (io(url) would also open a socket on the main namespace, which is refused),
+    // without autoConnect: connect() on a socket that is still connecting sends a second CONNECT.
+    const manager = new Manager(gw.url, { transports: ['websocket'], reconnection: false, autoConnect: false });
     const market = manager.socket('/market') as MarketClient;
     const feed = manager.socket('/feed', { auth: { token: FEED_TOKEN } });
     market.connect();
     feed.connect();
     await Promise.all([connected(market), connected(feed)]);
     market.disconnect();
+    // A round trip on the same connection: the gateway has processed the DISCONNECT. (A CONNECT
+    // in the same TCP read as the DISCONNECT is closed by Socket.IO itself, as a protocol error.)
+    await feed.emitWithAck('ticks', []);
     market.connect();
     await connected(market);
     expect(okAck(await market.emitWithAck('subscribe', { symbols: ['AAPL'] })).snapshots).toHaveLength(1);
@@ -278,7 +282,9 @@ describe('security review: caps count sockets, refusals are logged at a bounded 
   });
 
   it('finding 1: a second namespace socket counts against MAX_CONNECTIONS_PER_IP', async () => {
-    const manager = io(gw.url, { transports: ['websocket'], reconnection: false, forceNew: true }).io;
+    // A bare Manager (io(url) would also open a socket on the main namespace, which is refused),
+    // without autoConnect: connect() on a socket that is still connecting sends a second CONNECT.
+    const manager = new Manager(gw.url, { transports: ['websocket'], reconnection: false, autoConnect: false });
     const market = manager.socket('/market', { auth: { token: VIEWER_TOKEN } });
     const feed = manager.socket('/feed', { auth: { token: FEED_TOKEN } });
     market.connect();

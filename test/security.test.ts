@@ -4,7 +4,9 @@ import { SignJWT } from 'jose';
 import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { longestGap } from './support/cadence.js';
 import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
+import { until } from './support/until.js';
 
 interface RawResponse {
   status: number;
@@ -175,6 +177,7 @@ describe('security: viewer auth', () => {
       socket.onAny(() => events++);
       const err = await connectError(socket);
       expect(err.data?.code, what).toBe(ErrorCode.UNAUTHORIZED);
+      // Nothing arrives within 300 ms.
       await sleep(300);
       expect(events, what).toBe(0);
       socket.close();
@@ -189,8 +192,7 @@ describe('security: viewer auth', () => {
       const quotes: unknown[] = [];
       socket.on('quotes', (q) => quotes.push(...q));
       okAck(await socket.emitWithAck('subscribe', { symbols: ['AAPL', 'MSFT', 'BTC-USD'], throttleMs: 100 }));
-      await sleep(1500);
-      expect(quotes.length).toBeGreaterThan(0);
+      expect(await until(() => quotes.length > 0, 1500), 'quotes within 1.5 s').toBe(true);
       socket.close();
     }
   });
@@ -251,23 +253,16 @@ describe('security: limits', () => {
   /** A bystander subscribed at 100 ms: its largest gap between quote frames while `fn` runs. */
   async function bystanderGap(fn: () => Promise<void>): Promise<number> {
     const b = await connectViewer(gw.url);
-    okAck(
-      await b.emitWithAck('subscribe', { symbols: ['AAPL', 'MSFT', 'NVDA', 'BTC-USD', 'ETH-USD'], throttleMs: 100 }),
-    );
-    await sleep(300);
-    let last = performance.now();
-    let gap = 0;
-    b.on('quotes', () => {
-      const now = performance.now();
-      gap = Math.max(gap, now - last);
-      last = now;
-    });
-    await fn();
-    await sleep(300);
-    gap = Math.max(gap, performance.now() - last);
-    expect(b.connected).toBe(true);
-    b.close();
-    return gap;
+    try {
+      okAck(
+        await b.emitWithAck('subscribe', { symbols: ['AAPL', 'MSFT', 'NVDA', 'BTC-USD', 'ETH-USD'], throttleMs: 100 }),
+      );
+      const gap = await longestGap(b, fn, 300);
+      expect(b.connected).toBe(true);
+      return gap;
+    } finally {
+      b.close();
+    }
   }
 
   it('flood: 200 subscribes in a second get RATE_LIMITED with retryAfterMs, then a disconnect; others unaffected', async () => {
@@ -278,6 +273,7 @@ describe('security: limits', () => {
       // 200 in one second: 10 every 50 ms.
       for (let n = 0; n < 200 && flooder.connected; n++) {
         flooder.emit('subscribe', { symbols: ['AAPL'] }, (ack) => acks.push(ack));
+        // The attack's pace, not a wait.
         if (n % 10 === 9) await sleep(50);
       }
       const { notice, reason } = await drop;
@@ -330,12 +326,15 @@ describe('security: limits', () => {
     const total = await get(`${gw.url}/socket.io/?EIO=4&transport=polling`, { 'X-Forwarded-For': '10.0.0.3' });
     expect(total.status).toBe(403);
     expect(JSON.parse(total.body).message).toMatch(/^TOO_MANY_CONNECTIONS: .*MAX_CONNECTIONS=6/);
-    // A freed slot is usable again.
+    // A freed slot is usable again, within 200 ms.
     open.shift()!.close();
-    await sleep(200);
-    const again = from('10.0.0.1');
-    await connected(again);
-    open.push(again);
+    const reconnected = await until(async () => {
+      const again = from('10.0.0.1');
+      open.push(again);
+      await connected(again);
+      return true;
+    }, 200);
+    expect(reconnected, 'a connection from 10.0.0.1 within 200 ms of closing one').toBe(true);
     for (const s of open) s.close();
   });
 });
@@ -361,21 +360,31 @@ describe('recovery: subscribe with since after a reconnect', () => {
     const awayGot: TradeBatch[] = [];
     away.on('trades', (b) => awayGot.push(b));
     const awayAck = okAck(await away.emitWithAck('subscribe', { symbols }));
-    await sleep(1500);
+    const hasTrades = (batches: TradeBatch[]) => symbols.every((s) => ids(batches, s).length > 0);
+    // Connected until it has had trades of every symbol.
+    expect(await until(() => hasTrades(awayGot), 5000), 'trades of every symbol before leaving').toBe(true);
     away.close();
     const last: Record<string, number> = {};
     for (const s of awayAck.snapshots) last[s.symbol] = s.tradeSeq;
     for (const b of awayGot) for (const t of b.trades) last[b.symbol] = t.seq;
+    // Away for 2 s while trades flow: the scenario itself, not a wait.
     await sleep(2000);
 
     const back = await connectViewer(gw.url);
     back.on('trades', (b) => awayGot.push(b));
-    const backAck = okAck(await back.emitWithAck('subscribe', { symbols, since: last }));
+    const backAck = okAck(await back.emitWithAck('subscribe', { symbols, epoch: awayAck.epoch, since: last }));
     expect(backAck.gaps).toEqual([]);
     awayGot.push(...backAck.trades);
-    await sleep(1500);
+    const replayed = awayGot.length;
+    // Back until live trades of every symbol followed the ones it missed.
+    expect(await until(() => hasTrades(awayGot.slice(replayed)), 5000), 'live trades after the replay').toBe(true);
     back.close();
-    await sleep(300);
+    // The one that stayed has every trade the other got, within 300 ms.
+    const lastSeq = (batches: TradeBatch[], s: string) => ids(batches, s).at(-1) ?? 0;
+    expect(
+      await until(() => symbols.every((s) => lastSeq(stayedGot, s) >= lastSeq(awayGot, s)), 300),
+      'the staying viewer reached the same trades',
+    ).toBe(true);
     stayed.close();
 
     for (const s of symbols) {

@@ -1,12 +1,12 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
+import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
 import { RedisIoAdapter } from './cluster/redis-io.adapter.js';
-import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
+import { ConfigError, loadConfig, LOG_LEVELS, type AppConfig } from './config/config.js';
 import { ExpressServerAdapter } from './ops/express-server.adapter.js';
 import { HttpErrorFilter } from './ops/http-error.filter.js';
 import {
@@ -22,12 +22,11 @@ import { OriginPolicy } from './security/origin-policy.js';
 import { RefusalLog } from './security/refusal-log.js';
 import { LeanIoAdapter } from './stream/lean-io.adapter.js';
 
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 const STATIC_DIR = fileURLToPath(new URL('../../frontend/dist', import.meta.url));
 
 async function bootstrap(config: AppConfig): Promise<void> {
   const logger = new ConsoleLogger('tickdeck', {
-    logLevels: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
+    logLevels: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.logLevel) + 1),
     colors: Boolean(process.stdout.isTTY),
   });
   // Node checks the headers and request timeouts every second, not every 30 s: a half-open request
@@ -60,10 +59,11 @@ async function bootstrap(config: AppConfig): Promise<void> {
   app.enableShutdownHooks([...SHUTDOWN_SIGNALS], { useProcessExit: true });
   armShutdownDeadline();
   setupOpenApi(app);
-  if (existsSync(STATIC_DIR)) {
-    app.useStaticAssets(STATIC_DIR, { index: 'index.html', maxAge: '1h' });
+  const dashboard = config.dashboardDir ?? STATIC_DIR;
+  if (existsSync(dashboard)) {
+    app.useStaticAssets(dashboard, { index: 'index.html', maxAge: '1h' });
   } else {
-    Logger.warn(`no dashboard build at ${STATIC_DIR}: run \`npm run build\` (npm start does it for you)`, 'tickdeck');
+    Logger.warn(`no dashboard build at ${dashboard}: run \`npm run build\` (npm start does it for you)`, 'tickdeck');
   }
   await (config.host ? app.listen(config.port, config.host) : app.listen(config.port));
   const address = app.getHttpServer().address();

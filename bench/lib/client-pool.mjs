@@ -63,6 +63,8 @@ export class ClientPool {
 
   /** @param {number} w @param {Record<string, unknown>} msg @returns {Promise<any>} */
   call(w, msg, timeoutMs = COMMAND_TIMEOUT_MS) {
+    const worker = this.workers[w];
+    if (!worker) return Promise.reject(new Error(`no client worker ${w}`));
     const id = ++this.seq;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -71,11 +73,11 @@ export class ClientPool {
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       try {
-        this.workers[w].send({ ...msg, id });
+        worker.send({ ...msg, id });
       } catch (err) {
         this.pending.delete(id);
         clearTimeout(timer);
-        reject(err);
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
   }
@@ -136,7 +138,9 @@ export class ClientPool {
   async shrinkTo(keep) {
     const drop = Math.max(0, this.total - keep);
     const n = this.workers.length;
-    const shares = this.workers.map((_, w) => Math.min(this.held[w], Math.floor(drop / n) + (w < drop % n ? 1 : 0)));
+    const shares = this.workers.map((_, w) =>
+      Math.min(this.held[w] ?? 0, Math.floor(drop / n) + (w < drop % n ? 1 : 0)),
+    );
     const results = await Promise.all(shares.map((count, w) => this.call(w, { cmd: 'drop', count })));
     results.forEach((r, w) => {
       this.held[w] = r.total;
@@ -221,10 +225,12 @@ export function symbolSets(symbols, perClient, mode = 'rotate', count = symbols.
       const pool = [...symbols];
       for (let i = pool.length - 1; i > 0; i -= 1) {
         const j = Math.floor(rnd() * (i + 1));
-        [pool[i], pool[j]] = [pool[j], pool[i]];
+        const swap = /** @type {string} */ (pool[j]); // j <= i < pool.length
+        pool[j] = /** @type {string} */ (pool[i]);
+        pool[i] = swap;
       }
       return pool.slice(0, perClient);
     });
   }
-  return symbols.map((_, i) => Array.from({ length: perClient }, (_, k) => symbols[(i + k) % symbols.length]));
+  return symbols.map((_, i) => [...symbols.slice(i), ...symbols.slice(0, i)].slice(0, perClient));
 }

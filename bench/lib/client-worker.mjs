@@ -54,7 +54,7 @@ async function connect(req) {
       const client = new LeanClient({
         host: req.host,
         port: req.port,
-        symbols: req.symbolSets[(req.firstIndex + i) % req.symbolSets.length],
+        symbols: /** @type {string[]} */ (req.symbolSets[(req.firstIndex + i) % req.symbolSets.length]),
         throttleMs: req.throttleMs,
         sampleEvery: req.sampleEvery,
         transport: req.transport,
@@ -94,37 +94,36 @@ function closeAll() {
   clients.length = 0;
 }
 
-process.on('message', async (/** @type {any} */ msg) => {
-  const reply = (/** @type {Record<string, unknown>} */ body) => process.send?.({ id: msg.id, ...body });
-  try {
-    switch (msg.cmd) {
-      case 'connect':
-        reply(await connect(msg));
-        break;
-      case 'start':
-        resetCounters();
-        reply({});
-        break;
-      case 'stop':
-        reply(report());
-        break;
-      case 'drop': {
-        const gone = clients.splice(Math.max(0, clients.length - msg.count));
-        for (const c of gone) c.close();
-        reply({ dropped: gone.length, total: clients.length });
-        break;
-      }
-      case 'close':
-        closeAll();
-        reply({});
-        setTimeout(() => process.exit(0), 50);
-        break;
-      default:
-        reply({ error: `unknown command ${msg.cmd}` });
+/**
+ * Carries out one command of the parent. @param {any} msg
+ * @returns {Promise<Record<string, unknown>>} the reply's body
+ */
+async function handle(msg) {
+  switch (msg.cmd) {
+    case 'connect':
+      return connect(msg);
+    case 'start':
+      resetCounters();
+      return {};
+    case 'stop':
+      return report();
+    case 'drop': {
+      const gone = clients.splice(Math.max(0, clients.length - msg.count));
+      for (const c of gone) c.close();
+      return { dropped: gone.length, total: clients.length };
     }
-  } catch (err) {
-    reply({ error: /** @type {Error} */ (err).stack ?? String(err) });
+    case 'close':
+      closeAll();
+      setTimeout(() => process.exit(0), 50);
+      return {};
+    default:
+      return { error: `unknown command ${msg.cmd}` };
   }
+}
+
+process.on('message', (/** @type {any} */ msg) => {
+  const reply = (/** @type {Record<string, unknown>} */ body) => process.send?.({ id: msg.id, ...body });
+  handle(msg).then(reply, (err) => reply({ error: /** @type {Error} */ (err).stack ?? String(err) }));
 });
 
 process.on('disconnect', () => {

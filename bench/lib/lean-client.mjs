@@ -264,8 +264,9 @@ class RawWebSocket {
       port,
       onread: {
         buffer: readBuffer,
-        callback: (nread, buf) => {
-          this.onData(buf.subarray(0, nread));
+        // the chunk is in readBuffer itself (the callback's second argument, typed as a plain Uint8Array)
+        callback: (nread) => {
+          this.onData(readBuffer.subarray(0, nread));
           return true;
         },
       },
@@ -309,8 +310,8 @@ class RawWebSocket {
     let off = 0;
     const total = buf.length;
     while (total - off >= 2) {
-      const b0 = buf[off];
-      const b1 = buf[off + 1];
+      const b0 = /** @type {number} */ (buf[off]);
+      const b1 = /** @type {number} */ (buf[off + 1]);
       let len = b1 & 0x7f;
       let head = 2;
       if (len === 126) {
@@ -378,7 +379,8 @@ class RawWebSocket {
     }
     const mask = randomBytes(4);
     mask.copy(frame, head);
-    for (let i = 0; i < len; i += 1) frame[head + 4 + i] = payload[i] ^ mask[i & 3];
+    for (let i = 0; i < len; i += 1)
+      frame[head + 4 + i] = /** @type {number} */ (payload[i]) ^ /** @type {number} */ (mask[i & 3]);
     this.socket.write(frame);
   }
 

@@ -8,12 +8,13 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { top: { type: 'string', default: '25' } },
 });
-if (positionals.length !== 1) {
+const [file] = positionals;
+if (positionals.length !== 1 || file === undefined) {
   console.error('usage: node bench/lib/profile-summary.mjs FILE.cpuprofile [--top N]');
   process.exit(1);
 }
 /** @type {{ nodes: { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }[], samples: number[], timeDeltas: number[] }} */
-const profile = JSON.parse(readFileSync(positionals[0], 'utf8'));
+const profile = JSON.parse(readFileSync(file, 'utf8'));
 
 // Self time per node from the samples and their time deltas (µs).
 /** @type {Map<number, number>} */

@@ -22,15 +22,20 @@ function cpuPer100k(m) {
 /**
  * Server CPU at `updates` quotes/s, from the ramp steps held: interpolated between the two held
  * steps around it, or extrapolated along the line through the held steps (and then said so).
- * @param {any} ramp @param {number} updates
+ * @param {import('./results.mjs').RampResult | undefined} ramp @param {number} updates
  * @returns {{ pct: number, note: string } | null}
  */
 export function cpuAt(ramp, updates) {
-  const pts = (ramp?.steps ?? [])
-    .filter((/** @type {any} */ m) => m.within && m.serverCpuPct !== null && m.updatesPerSec > 0)
-    .map((/** @type {any} */ m) => ({ x: m.updatesPerSec, y: m.serverCpuPct }))
-    .sort((/** @type {any} */ a, /** @type {any} */ b) => a.x - b.x);
-  if (pts.length === 0) return null;
+  /** @type {{ x: number, y: number }[]} held steps: updates/s, server CPU % */
+  const pts = [];
+  for (const m of ramp?.steps ?? []) {
+    if ('note' in m) continue; // never measured
+    if (m.within && m.serverCpuPct !== null && m.updatesPerSec > 0) pts.push({ x: m.updatesPerSec, y: m.serverCpuPct });
+  }
+  pts.sort((a, b) => a.x - b.x);
+  const first = pts[0];
+  const top = pts[pts.length - 1];
+  if (!first || !top) return null;
   const below = pts.filter((p) => p.x <= updates).pop();
   const above = pts.find((p) => p.x >= updates);
   if (below && above) {
@@ -40,8 +45,8 @@ export function cpuAt(ramp, updates) {
   }
   if (pts.length === 1) {
     return {
-      pct: (pts[0].y * updates) / pts[0].x,
-      note: `scaled from the one held step, ${n(pts[0].y, 1)} % at ${n(pts[0].x)} updates/s`,
+      pct: (first.y * updates) / first.x,
+      note: `scaled from the one held step, ${n(first.y, 1)} % at ${n(first.x)} updates/s`,
     };
   }
   // least squares through the held steps
@@ -51,13 +56,12 @@ export function cpuAt(ramp, updates) {
   const sxx = pts.reduce((s, p) => s + (p.x - mx) ** 2, 0);
   const slope = sxx > 0 ? pts.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx : my / mx;
   const pct = my + slope * (updates - mx);
-  const top = pts[pts.length - 1];
   return {
     pct,
     note:
       updates > top.x
         ? `extrapolated: within bound it delivers at most ${n(top.x)} updates/s (${n(top.y, 1)} % CPU there), so ${n(updates)} is beyond what it holds`
-        : `extrapolated from held steps ${n(pts[0].x)}..${n(top.x)} updates/s`,
+        : `extrapolated from held steps ${n(first.x)}..${n(top.x)} updates/s`,
   };
 }
 

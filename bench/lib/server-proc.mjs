@@ -54,9 +54,10 @@ export function cpuMs(pid) {
 
 /** @returns {number} CPU time the whole machine spent in user and system mode so far, in ms (all cores) */
 export function machineBusyMs() {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
   // user nice system: the modes a process's utime/stime are counted in (irq/softirq are not)
-  return ((fields[0] + fields[1] + fields[2]) * 1000) / clockTicks;
+  const [user = NaN, nice = NaN, system = NaN] = cpu.trim().split(/\s+/).slice(1).map(Number);
+  return ((user + nice + system) * 1000) / clockTicks;
 }
 
 /** @param {number} pid @returns {number | null} resident set size in KB */
@@ -159,7 +160,8 @@ export class ServerProc {
   async waitReady(timeoutMs) {
     const deadline = Date.now() + timeoutMs;
     let byLine = false;
-    this.readyLine.then(() => {
+    // never rejects: it resolves on the line or never
+    void this.readyLine.then(() => {
       byLine = true;
     });
     while (Date.now() < deadline) {

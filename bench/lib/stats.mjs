@@ -20,7 +20,8 @@ export class LatencyHistogram {
       ms = 0;
     }
     if (ms > this.max) this.max = ms;
-    this.buckets[ms > MAX_BUCKET_MS ? MAX_BUCKET_MS : Math.floor(ms)] += 1;
+    const k = ms > MAX_BUCKET_MS ? MAX_BUCKET_MS : Math.floor(ms);
+    this.buckets[k] = (this.buckets[k] ?? 0) + 1;
     this.count += 1;
   }
 
@@ -35,15 +36,19 @@ export class LatencyHistogram {
   toSparse() {
     /** @type {number[]} */
     const pairs = [];
-    for (let i = 0; i < this.buckets.length; i += 1) {
-      if (this.buckets[i] !== 0) pairs.push(i, this.buckets[i]);
-    }
+    this.buckets.forEach((n, i) => {
+      if (n !== 0) pairs.push(i, n);
+    });
     return { pairs, count: this.count, max: this.max, negative: this.negative };
   }
 
   /** @param {{ pairs: number[], count: number, max: number, negative: number }} sparse */
   addSparse(sparse) {
-    for (let i = 0; i < sparse.pairs.length; i += 2) this.buckets[sparse.pairs[i]] += sparse.pairs[i + 1];
+    const { pairs } = sparse;
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const k = /** @type {number} */ (pairs[i]);
+      this.buckets[k] = (this.buckets[k] ?? 0) + /** @type {number} */ (pairs[i + 1]);
+    }
     this.count += sparse.count;
     this.negative += sparse.negative;
     if (sparse.max > this.max) this.max = sparse.max;
@@ -55,7 +60,7 @@ export class LatencyHistogram {
     const rank = Math.max(1, Math.ceil((p / 100) * this.count));
     let seen = 0;
     for (let i = 0; i < this.buckets.length; i += 1) {
-      seen += this.buckets[i];
+      seen += this.buckets[i] ?? 0;
       if (seen >= rank) return i;
     }
     return this.max;

@@ -99,40 +99,46 @@ export function startFeed(cfg, sink) {
  * @param {{ members(room: string): number, quotes(room: string, quotes: Quote[]): void, trades(room: string, batch: { symbol: string, trades: Trade[] }): void }} out
  */
 export function startThrottler(market, tiers, out) {
-  const n = market.symbols.length;
-  const flushed = tiers.map(() => new Float64Array(n));
-  const rooms = tiers.map((t) => market.symbols.map((s) => quoteRoom(s, t)));
-  const tradeRooms = market.symbols.map((s) => tradeRoom(s));
-  /** @type {(Trade[] | null)[]} */
-  const pendingTrades = market.symbols.map(() => null);
+  /** Per symbol, by index: its trade room and the trades applied since the last trade flush. */
+  const perSymbol = market.symbols.map((symbol) => ({
+    symbol,
+    tradeRoom: tradeRoom(symbol),
+    /** @type {Trade[] | null} */
+    pending: null,
+  }));
 
-  const flush = (/** @type {number} */ k) => {
-    if (k === 0) {
-      for (let i = 0; i < n; i += 1) {
-        const trades = pendingTrades[i];
-        if (!trades) continue;
-        pendingTrades[i] = null;
-        if (out.members(tradeRooms[i]) === 0) continue;
-        out.trades(tradeRooms[i], { symbol: market.symbols[i], trades });
-      }
-    }
-    const seen = flushed[k];
-    for (let i = 0; i < n; i += 1) {
-      const seq = market.seqAt(i);
-      const prev = seen[i];
-      if (seq === prev) continue;
-      seen[i] = seq;
-      if (out.members(rooms[k][i]) === 0) continue;
-      out.quotes(rooms[k][i], [market.quote(i, seq - prev)]);
+  const flushTrades = () => {
+    for (const s of perSymbol) {
+      const trades = s.pending;
+      if (!trades) continue;
+      s.pending = null;
+      if (out.members(s.tradeRoom) === 0) continue;
+      out.trades(s.tradeRoom, { symbol: s.symbol, trades });
     }
   };
-  const timers = tiers.map((ms, k) => setInterval(() => flush(k), ms));
+  const timers = tiers.map((ms, k) => {
+    /** Per symbol: its seq at this tier's previous flush. */
+    const seen = new Float64Array(perSymbol.length);
+    const rooms = market.symbols.map((s) => quoteRoom(s, ms));
+    return setInterval(() => {
+      if (k === 0) flushTrades();
+      rooms.forEach((room, i) => {
+        const seq = market.seqAt(i);
+        const prev = seen[i] ?? 0;
+        if (seq === prev) return;
+        seen[i] = seq;
+        if (out.members(room) === 0) return;
+        out.quotes(room, [market.quote(i, seq - prev)]);
+      });
+    }, ms);
+  });
   return {
     /** @param {number} i @param {Trade} trade */
     tradeApplied(i, trade) {
-      const q = pendingTrades[i];
-      if (q) q.push(trade);
-      else pendingTrades[i] = [trade];
+      const s = perSymbol[i];
+      if (!s) return;
+      if (s.pending) s.pending.push(trade);
+      else s.pending = [trade];
     },
     stop() {
       for (const t of timers) clearInterval(t);

@@ -87,7 +87,7 @@ wss.on('connection', (ws) => {
     if (!m) return;
     let event;
     try {
-      event = JSON.parse(m[2]);
+      event = JSON.parse(m[2] ?? '');
     } catch {
       return ws.close(1007);
     }

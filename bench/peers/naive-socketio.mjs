@@ -17,7 +17,8 @@ const quoteRooms = market.symbols.map((s) => cfg.tiers.map((t) => quoteRoom(s, t
 const stopFeed = startFeed(cfg, {
   tick: (t) => {
     const i = market.applyTick(t);
-    if (i >= 0) nsp.to(quoteRooms[i]).emit('quotes', [market.quote(i, 1)]);
+    const rooms = quoteRooms[i]; // none for -1: not a symbol of this market
+    if (rooms) nsp.to(rooms).emit('quotes', [market.quote(i, 1)]);
   },
   trade: (t) => {
     const applied = market.applyTrade(t);
@@ -32,7 +33,8 @@ nsp.on('connection', (socket) => {
     if (!req.ok) return ack(req);
     const snapshots = [];
     for (const symbol of req.symbols) {
-      socket.join([quoteRoom(symbol, req.tierMs), tradeRoom(symbol)]);
+      // the in-memory adapter joins at once (a Promise only with an async adapter)
+      void socket.join([quoteRoom(symbol, req.tierMs), tradeRoom(symbol)]);
       snapshots.push(market.snapshot(market.indexOf(symbol)));
     }
     ack({ ok: true, throttleMs: req.tierMs, snapshots, trades: [], gaps: [] });
@@ -41,7 +43,7 @@ nsp.on('connection', (socket) => {
 
 exitOnSignals(() => {
   stopFeed();
-  io.close();
+  void io.close(); // the process exits right after
 });
 http.listen(cfg.port, cfg.host, () => {
   const addr = /** @type {import('node:net').AddressInfo} */ (http.address());

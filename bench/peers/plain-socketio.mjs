@@ -37,9 +37,10 @@ nsp.on('connection', (socket) => {
     const snapshots = [];
     for (const symbol of req.symbols) {
       const prev = subs.get(symbol);
-      if (prev !== undefined) socket.leave(quoteRoom(symbol, prev));
+      if (prev !== undefined) void socket.leave(quoteRoom(symbol, prev));
       subs.set(symbol, req.tierMs);
-      socket.join([quoteRoom(symbol, req.tierMs), tradeRoom(symbol)]);
+      // the in-memory adapter joins at once (a Promise only with an async adapter)
+      void socket.join([quoteRoom(symbol, req.tierMs), tradeRoom(symbol)]);
       snapshots.push(market.snapshot(market.indexOf(symbol)));
     }
     ack({ ok: true, throttleMs: req.tierMs, snapshots, trades: [], gaps: [] });
@@ -49,7 +50,7 @@ nsp.on('connection', (socket) => {
 exitOnSignals(() => {
   stopFeed();
   throttler.stop();
-  io.close();
+  void io.close(); // the process exits right after
 });
 http.listen(cfg.port, cfg.host, () => {
   const addr = /** @type {import('node:net').AddressInfo} */ (http.address());

@@ -34,3 +34,9 @@ export interface FeedClientToServerEvents {
   ticks: (batch: FeedTick[], ack: (res: FeedAck) => void) => void;
   trades: (batch: FeedTrade[], ack: (res: FeedAck) => void) => void;
 }
+
+/** What gateway nodes of one cluster tell each other on `/market` (`serverSideEmit`, through Redis). */
+export interface NodeEvents {
+  /** A node's heartbeat, every second: its id and the viewer sockets it holds. */
+  'tickdeck:node': (beat: { node: string; viewers: number }) => void;
+}

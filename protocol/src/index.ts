@@ -2,3 +2,4 @@ export * from './constants.js';
 export * from './instruments.js';
 export * from './messages.js';
 export type * from './events.js';
+export * from './feed-rules.js';

@@ -12,29 +12,44 @@ export const SymbolSchema = z
 
 const SymbolList = z.array(SymbolSchema).min(1).max(LIMITS.maxSymbolsPerRequest);
 
+/**
+ * Names the sequence space of a gateway run: `seq`, `tradeSeq` and trade seqs are comparable only
+ * within one epoch. Opaque (compare for equality only); a gateway that restarts without the
+ * cluster's state starts a new one, every node of a cluster shares the cluster's.
+ */
+export const EpochSchema = z.string().min(1).max(64);
+
 /** Client -> server `subscribe` payload. */
-export const SubscribeRequestSchema = z.strictObject({
-  /** Symbols to receive quotes and trades for; re-subscribing a held symbol moves it to the new tier. */
-  symbols: SymbolList,
-  /** Throttle tier in ms (one of the gateway's tiers); defaults to the gateway's default tier. */
-  throttleMs: z.number().int().positive().optional(),
-  /**
-   * Trade recovery after a reconnect: per symbol the last trade `seq` the client holds.
-   * The ack then carries the trades after it, or lists the symbol in `gaps` when they are gone.
-   */
-  since: z
-    .preprocess<unknown, z.ZodRecord<typeof SymbolSchema, z.ZodNumber>, Record<string, number>>(
-      (v, ctx) => {
-        // zod's record silently drops an own "__proto__" key (JSON.parse makes one): refuse it.
-        if (typeof v === 'object' && v !== null && Object.hasOwn(v, '__proto__')) {
-          ctx.addIssue({ code: 'custom', message: '"__proto__" is not a symbol' });
-        }
-        return v;
-      },
-      z.record(SymbolSchema, z.number().int().nonnegative()),
-    )
-    .optional(),
-});
+export const SubscribeRequestSchema = z
+  .strictObject({
+    /** Symbols to receive quotes and trades for; re-subscribing a held symbol moves it to the new tier. */
+    symbols: SymbolList,
+    /** Throttle tier in ms (one of the gateway's tiers); defaults to the gateway's default tier. */
+    throttleMs: z.number().int().positive().optional(),
+    /** The epoch `since` was counted in (a snapshot's or ack's `epoch`); required with `since`. */
+    epoch: EpochSchema.optional(),
+    /**
+     * Trade recovery after a reconnect: per symbol the last trade `seq` the client holds, in
+     * `epoch`. The ack then carries the trades after it, or lists the symbol in `gaps` when they
+     * are gone or `epoch` is not the gateway's (its seqs count other trades).
+     */
+    since: z
+      .preprocess<unknown, z.ZodRecord<typeof SymbolSchema, z.ZodNumber>, Record<string, number>>(
+        (v, ctx) => {
+          // zod's record silently drops an own "__proto__" key (JSON.parse makes one): refuse it.
+          if (typeof v === 'object' && v !== null && Object.hasOwn(v, '__proto__')) {
+            ctx.addIssue({ code: 'custom', message: '"__proto__" is not a symbol' });
+          }
+          return v;
+        },
+        z.record(SymbolSchema, z.number().int().nonnegative()),
+      )
+      .optional(),
+  })
+  .refine((r) => r.since === undefined || r.epoch !== undefined, {
+    message: 'since needs the epoch its seqs belong to',
+    path: ['epoch'],
+  });
 export type SubscribeRequest = z.input<typeof SubscribeRequestSchema>;
 
 /** Client -> server `unsubscribe` payload. */
@@ -82,6 +97,11 @@ export type Quote = z.infer<typeof QuoteSchema>;
 export const SnapshotSchema = QuoteStateSchema.extend({
   /** `seq` of the latest trade of this symbol (0 when none yet); trades with a higher seq are newer. */
   tradeSeq: z.number().int().nonnegative(),
+  /**
+   * The epoch `seq` and `tradeSeq` count in. Another epoch than the one a client holds means
+   * another sequence space: discard what it holds (quotes, trades, chart data) and reload.
+   */
+  epoch: EpochSchema,
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 
@@ -109,6 +129,12 @@ export type Trade = z.infer<typeof TradeSchema>;
 export const TradeBatchSchema = z.object({
   symbol: z.string(),
   trades: z.array(TradeSchema),
+  /**
+   * True when trades came faster than the gateway keeps them (`TRADE_HISTORY` per symbol between
+   * two flushes of the fastest tier): some before these were never delivered. Reload the tape
+   * from the snapshot or REST. Absent otherwise.
+   */
+  gap: z.literal(true).optional(),
 });
 export type TradeBatch = z.infer<typeof TradeBatchSchema>;
 
@@ -136,7 +162,7 @@ export const HistorySchema = z.object({
 export type History = z.infer<typeof HistorySchema>;
 
 /** Feed state as seen by the gateway. */
-export type FeedState = 'live' | 'stale' | 'down';
+export type FeedState = 'live' | 'stale';
 
 /** Server -> client `status` payload; each field present only when it is news. */
 export interface Status {
@@ -181,11 +207,16 @@ export type SubscribeAck =
       ok: true;
       /** Tier the symbols now stream at, in ms. */
       throttleMs: number;
+      /** The gateway's current epoch: what the snapshots, and the quotes and trades that follow, count in. */
+      epoch: string;
       /** One per requested symbol, in request order. */
       snapshots: Snapshot[];
       /** With `since`: the missed trades per symbol, in order, exactly once. */
       trades: TradeBatch[];
-      /** With `since`: symbols whose missed trades are no longer held (rely on the snapshot). */
+      /**
+       * With `since`: symbols whose missed trades are no longer held (rely on the snapshot), and
+       * every symbol of a `since` from another epoch.
+       */
       gaps: string[];
     }
   | Rejected;

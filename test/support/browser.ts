@@ -4,6 +4,7 @@ import { FEED_NAMESPACE, type FeedAck, type FeedClientToServerEvents, type FeedT
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { io, type Socket } from 'socket.io-client';
 import { CHROMIUM_ARGS } from '../../bench/lib/chromium.mjs';
+import { until } from './until.js';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../artifacts/screenshots/', import.meta.url));
 
@@ -57,12 +58,12 @@ export function fromPage<T>(page: Page, fn: (hook: PageHook) => T): Promise<T> {
   return page.evaluate(`(${fn.toString()})(window.__tickdeck)`) as Promise<T>;
 }
 
-/** Waits until `fn(hook)` is truthy in the page; `fn` is self-contained, as for {@link fromPage}. */
+/** Waits until `fn(hook)` is truthy in the page, or throws; `fn` is self-contained, as for {@link fromPage}. */
 export async function untilPage(page: Page, fn: (hook: PageHook) => unknown, timeoutMs: number): Promise<void> {
-  await page.waitForFunction(`window.__tickdeck !== undefined && (${fn.toString()})(window.__tickdeck)`, undefined, {
-    timeout: timeoutMs,
-    polling: 100,
-  });
+  // Before the page has its hook, `fn` throws: not yet.
+  if (!(await until(async () => Boolean(await fromPage(page, fn)), timeoutMs))) {
+    throw new Error(`not within ${timeoutMs} ms in the page: ${fn.toString()}`);
+  }
 }
 
 /** Saves a screenshot as artifacts/screenshots/<name>.png. */

@@ -12,8 +12,6 @@ export const NGINX_TEMPLATE = fileURLToPath(
   new URL('../../deploy/nginx/templates/tickdeck.conf.template', import.meta.url),
 );
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** A port nobody listens on right now, on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -27,25 +25,22 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
-export async function waitForPort(port: number, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = createConnection({ port, host: '127.0.0.1' });
-      c.once('connect', () => {
-        c.destroy();
-        resolve(true);
-      });
-      c.once('error', () => resolve(false));
+/** Whether something accepts a TCP connection on 127.0.0.1:`port` now. */
+function listening(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const c = createConnection({ port, host: '127.0.0.1' });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
     });
-    if (ok) return;
-    if (Date.now() > end) throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
-    await sleep(50);
-  }
+    c.once('error', () => resolve(false));
+  });
 }
 
-export { until };
+/** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
+export async function waitForPort(port: number, ms = 10_000): Promise<void> {
+  if (!(await until(() => listening(port), ms))) throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
+}
 
 /** GET `url` as JSON, from `localAddress` (any 127.x.y.z on Linux) when given. */
 export function getJson<T>(url: string, localAddress?: string): Promise<T> {

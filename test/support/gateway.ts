@@ -5,6 +5,8 @@ import type { ClientToServerEvents, ServerToClientEvents } from '@tickdeck/proto
 import { io, type Socket } from 'socket.io-client';
 
 const MAIN = fileURLToPath(new URL('../../backend/dist/main.js', import.meta.url));
+/** The dashboard build with the page's test hook (`vite build --mode e2e`), which the browser tests read. */
+export const E2E_DASHBOARD_DIR = fileURLToPath(new URL('../../frontend/dist-e2e', import.meta.url));
 
 export interface RunningGateway {
   url: string;
@@ -22,7 +24,7 @@ export interface RunningGateway {
 export async function startGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm test does)`);
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DASHBOARD_DIR: E2E_DASHBOARD_DIR, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -74,4 +76,8 @@ export async function connectViewer(url: string): Promise<MarketClient> {
   return socket;
 }
 
+/**
+ * Waits `ms`. Only for "nothing (more) arrives within `ms`" and for pacing what a test sends;
+ * to wait for something to happen, use `until` (./until.ts).
+ */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

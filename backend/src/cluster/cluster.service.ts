@@ -1,16 +1,14 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Status } from '@tickdeck/protocol';
-import type { Namespace } from 'socket.io';
+import type { NodeEvents, Status } from '@tickdeck/protocol';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { StreamGateway } from '../stream/stream.gateway.js';
-import type { ViewerData } from '../stream/subscription.service.js';
+import { StreamGateway, type MarketNamespace } from '../stream/stream.gateway.js';
 import { FeedBus, type BusState } from './feed-bus.js';
 
 /** How often each node tells the others how many viewers it holds, ms. */
 export const HEARTBEAT_MS = 1000;
 /** A node not heard from for this long no longer counts, ms. */
 export const PEER_TIMEOUT_MS = 3500;
-const HEARTBEAT_EVENT = 'tickdeck:node';
+const HEARTBEAT_EVENT = 'tickdeck:node' satisfies keyof NodeEvents;
 
 interface Heartbeat {
   node: string;
@@ -50,8 +48,8 @@ export class ClusterService implements OnApplicationBootstrap, OnApplicationShut
     private readonly stream: StreamGateway,
   ) {}
 
-  private get nsp(): Namespace | undefined {
-    return this.stream.nsp as unknown as Namespace | undefined;
+  private get nsp(): MarketNamespace | undefined {
+    return this.stream.nsp;
   }
 
   onApplicationBootstrap(): void {
@@ -115,7 +113,8 @@ export class ClusterService implements OnApplicationBootstrap, OnApplicationShut
   private resetViewers(symbols: Set<string>): void {
     let n = 0;
     for (const socket of this.stream.nsp.sockets.values()) {
-      const subs = socket.data.subs as ViewerData['subs'] | undefined;
+      // Unset until the gateway's connection handler ran.
+      const subs: ReadonlyMap<string, unknown> | undefined = socket.data.subs;
       if (!subs || ![...subs.keys()].some((s) => symbols.has(s))) continue;
       socket.conn.close();
       n++;

@@ -1,4 +1,5 @@
 import type { FeedTick, FeedTrade } from '@tickdeck/protocol';
+import type { Sequencer } from '../feed/sequencer.js';
 import type { MarketState, MarketStateExport } from '../market/market-state.js';
 
 /** One feed event as a publisher sent it (validated): a trade has a `side`, a tick does not. */
@@ -85,7 +86,7 @@ export interface FeedBusStats {
  * at once, any other node that holds a market answers after `answerDelayMs` unless a `sync` went
  * by first (so a node joins a cluster whose feed is idle, or whose feed node is the one joining).
  */
-export class FeedBus {
+export class FeedBus implements Sequencer {
   state: BusState = 'connecting';
   readonly node: string;
   readonly stats: FeedBusStats = { published: 0, received: 0, appliedLocally: 0, syncsSent: 0, syncsAdopted: 0 };
@@ -173,6 +174,16 @@ export class FeedBus {
     await this.transport.close();
   }
 
+  /** The {@link Sequencer} side: a validated tick from a feed source on this node. */
+  tick(tick: FeedTick): void {
+    this.local(tick);
+  }
+
+  /** The {@link Sequencer} side: a validated trade from a feed source on this node. */
+  trade(trade: FeedTrade): void {
+    this.local(trade);
+  }
+
   /** A validated event from a feed source on this node. */
   local(event: FeedEvent): void {
     if (this.state === 'degraded') {
@@ -258,6 +269,8 @@ export class FeedBus {
         if (own ? msg.ep < this.epoch : msg.ep < (this.syncedEpoch.get(msg.n) ?? -1)) break;
         this.stats.received++;
         if (own) this.landed(msg.id);
+        // Nodes that started together, with no state to sync, all name the epoch after this batch.
+        this.market.nameEpoch(`${msg.n}/${msg.ep}/${msg.id}`);
         for (const e of msg.e) this.apply(e);
         if (own && this.syncPending && this.inFlight.length === 0) this.sendSync();
         break;

@@ -8,7 +8,8 @@ import {
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+/** Log levels, most severe first; `LOG_LEVEL` enables its own and every one before it. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 const FEED_MODES = ['embedded', 'external', 'both'] as const;
 /** Where market data comes from: the in-process simulator, `/feed` publishers, or both. */
 export type FeedMode = (typeof FEED_MODES)[number];
@@ -72,6 +73,7 @@ const EnvSchema = z
     HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
     HTTP_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
     REFUSAL_LOG_INTERVAL_MS: int(100, 3_600_000).default(10_000),
+    DASHBOARD_DIR: z.string().min(1).optional(),
     TLS_CERT: z.string().min(1).optional(),
     TLS_KEY: z.string().min(1).optional(),
     REDIS_URL: z
@@ -184,6 +186,8 @@ export interface AppConfig {
   };
   /** Refusals are logged once per address and reason per this many ms, with their count. */
   refusalLogIntervalMs: number;
+  /** The dashboard build served at `/`; undefined = the repository's `frontend/dist`. */
+  dashboardDir: string | undefined;
   /** PEM contents; set = the same port serves https and wss. */
   tls: { cert: Buffer; key: Buffer } | undefined;
   /** Set = cluster mode (Redis feed bus + Socket.IO Redis adapter). */
@@ -269,6 +273,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
     },
     refusalLogIntervalMs: e.REFUSAL_LOG_INTERVAL_MS,
+    dashboardDir: e.DASHBOARD_DIR,
     tls:
       e.TLS_CERT && e.TLS_KEY
         ? { cert: readPem('TLS_CERT', e.TLS_CERT), key: readPem('TLS_KEY', e.TLS_KEY) }

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { MarketSimulator } from '@tickdeck/simulator';
 import { APP_CONFIG, instrumentsOf, type AppConfig } from '../config/config.js';
-import { Ingest } from './ingest.js';
+import { SEQUENCER, type Sequencer } from './sequencer.js';
 
 /** How often the embedded simulator catches up with the wall clock, in ms. */
 const STEP_MS = 20;
@@ -23,7 +23,7 @@ export class EmbeddedFeedService implements OnApplicationBootstrap, BeforeApplic
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly ingest: Ingest,
+    @Inject(SEQUENCER) private readonly sequencer: Sequencer,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -37,7 +37,7 @@ export class EmbeddedFeedService implements OnApplicationBootstrap, BeforeApplic
       instruments: instrumentsOf(this.config),
       startTime: start,
     });
-    this.timer = setInterval(() => sim.advanceTo(Date.now() - start, this.ingest), STEP_MS);
+    this.timer = setInterval(() => sim.advanceTo(Date.now() - start, this.sequencer), STEP_MS);
     this.logger.log(`embedded simulator: ${rate} ticks/s over ${sim.instruments.length} symbols, seed ${seed}`);
   }
 

@@ -9,7 +9,7 @@ import {
 import { ErrorCode, FEED_NAMESPACE, type FeedAck, type FeedClientToServerEvents } from '@tickdeck/protocol';
 import type { Namespace, Socket } from 'socket.io';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { ConnectionGate } from '../security/connection-gate.js';
+import { ConnectionGate, handshakeToken } from '../security/connection-gate.js';
 import { FeedService } from './feed.service.js';
 
 export type FeedNamespace = Namespace<FeedClientToServerEvents, Record<string, never>>;
@@ -32,9 +32,7 @@ export class FeedGateway implements OnGatewayInit<FeedNamespace>, OnGatewayConne
   afterInit(nsp: FeedNamespace): void {
     // Guards do not run on connection: the token is decided here, before the socket joins.
     nsp.use((socket, next) => {
-      const auth: unknown = socket.handshake.auth;
-      const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
-      const refusal = this.feed.authorize(token);
+      const refusal = this.feed.authorize(handshakeToken(socket));
       if (refusal) return this.gate.refuse(socket, next, refusal.code, refusal.message);
       // An authenticated publisher's connection may carry feed-sized frames.
       this.gate.allowFeedFrames(socket.conn);

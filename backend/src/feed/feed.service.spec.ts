@@ -9,20 +9,21 @@ import {
 } from '@tickdeck/protocol';
 import { describe, expect, it } from 'vitest';
 import { MarketState } from '../market/market-state.js';
-import type { Throttler } from '../stream/throttler.js';
 import { FeedHealth } from './feed-health.js';
 import { FeedService } from './feed.service.js';
 import { Ingest } from './ingest.js';
+import type { Sequencer } from './sequencer.js';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 const SKEW_MS = 5000;
 const HOUR = 3_600_000;
 
 /**
- * The real ingest path into a real market, recording what it is handed. With `lag` it holds
- * everything back until `flush()`, as cluster mode does until Redis delivers the batch.
+ * A sequencer into the real ingest path of a real market, recording what it is handed. With
+ * `lag` it holds everything back until `flush()`, as the Redis bus does until it delivers.
  */
-class RecordingIngest extends Ingest {
+class RecordingSequencer implements Sequencer {
+  private readonly ingest: Ingest;
   readonly ticks: FeedTick[] = [];
   readonly trades: FeedTrade[] = [];
   private readonly held: (() => unknown)[] = [];
@@ -31,21 +32,19 @@ class RecordingIngest extends Ingest {
     market: MarketState,
     private readonly lag: boolean,
   ) {
-    super(market, { tradeApplied: () => {} } as unknown as Throttler, new FeedHealth(1000));
+    this.ingest = new Ingest(market, new FeedHealth(1000));
   }
 
-  override tick(tick: FeedTick): boolean {
+  tick(tick: FeedTick): void {
     this.ticks.push(tick);
-    if (!this.lag) return super.tick(tick);
-    this.held.push(() => super.tick(tick));
-    return true;
+    if (!this.lag) this.ingest.tick(tick);
+    else this.held.push(() => this.ingest.tick(tick));
   }
 
-  override trade(trade: FeedTrade): boolean {
+  trade(trade: FeedTrade): void {
     this.trades.push(trade);
-    if (!this.lag) return super.trade(trade);
-    this.held.push(() => super.trade(trade));
-    return true;
+    if (!this.lag) this.ingest.trade(trade);
+    else this.held.push(() => this.ingest.trade(trade));
   }
 
   flush(): void {
@@ -55,11 +54,12 @@ class RecordingIngest extends Ingest {
 
 function setup({ token = 'the-right-token' as string | null, lag = false, tradeHistory = 5 } = {}) {
   const market = new MarketState(DEFAULT_INSTRUMENTS, { historySeconds: 60, tradeHistory });
-  const ingest = new RecordingIngest(market, lag);
+  const ingest = new RecordingSequencer(market, lag);
   let clockReads = 0;
   const service = new FeedService(ingest, {
     indexOf: (s) => market.indexOf(s),
     lastEventTs: (i) => market.lastEventTsAt(i),
+    holdsTradeId: (i, id) => market.holdsTradeId(i, id),
     clockSkewMs: SKEW_MS,
     token: token ?? undefined,
     now: () => {
@@ -100,9 +100,10 @@ describe(FeedService.name, () => {
     expect(service.authorize({ token: 'the-right-token' })).toMatchObject({ code: 'UNAUTHORIZED' });
     const closed = setup({ token: null }).service;
     expect(closed.authorize('the-right-token')).toMatchObject({ code: 'UNAUTHORIZED', message: /FEED_TOKEN/ });
-    const shut = new FeedService({} as Ingest, {
+    const shut = new FeedService({} as Sequencer, {
       indexOf: () => 0,
       lastEventTs: () => 0,
+      holdsTradeId: () => false,
       clockSkewMs: SKEW_MS,
       token: undefined,
       closedMessage: 'FEED=embedded',

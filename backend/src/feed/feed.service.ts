@@ -11,7 +11,7 @@ import {
   type FeedTrade,
 } from '@tickdeck/protocol';
 import { Secrets } from '../security/secrets.js';
-import type { Ingest } from './ingest.js';
+import type { Sequencer } from './sequencer.js';
 import { RecentTradeIds } from './recent-trade-ids.js';
 
 /** Why an item is refused: its code and a short message. */
@@ -32,6 +32,8 @@ export interface FeedServiceOptions {
   indexOf: (symbol: string) => number;
   /** Feed time (epoch ms) of the latest tick or trade the market holds for symbol `i`, 0 before any. */
   lastEventTs: (i: number) => number;
+  /** Whether the market holds a trade of symbol `i` with the feed-assigned id `id`. */
+  holdsTradeId: (i: number, id: string) => boolean;
   /** How far ahead of `now()` a feed `ts` may be, ms (`MAX_FEED_CLOCK_SKEW_MS`). */
   clockSkewMs: number;
   /** The secret publishers present; undefined = everyone is refused with `closedMessage`. */
@@ -50,7 +52,7 @@ export interface AuthRefusal {
 
 /**
  * The `/feed` namespace's logic, free of Nest and Socket.IO: the token check and the item-by-item
- * validation of `ticks` and `trades` batches in front of {@link Ingest}. Validation is plain
+ * validation of `ticks` and `trades` batches in front of the {@link Sequencer}. Validation is plain
  * `typeof` and range checks against the protocol's bounds rather than a zod parse per item: it
  * runs for every tick at hundreds of thousands of ticks per second, and it must say which rule
  * an item broke.
@@ -66,6 +68,7 @@ export class FeedService {
   private readonly token: Secrets | undefined;
   private readonly indexOf: (symbol: string) => number;
   private readonly lastEventTs: (i: number) => number;
+  private readonly holdsTradeId: (i: number, id: string) => boolean;
   private readonly clockSkewMs: number;
   private readonly now: () => number;
   private readonly closedMessage: string;
@@ -79,11 +82,12 @@ export class FeedService {
   private readonly recentIds = new RecentTradeIds(RECENT_TRADE_IDS);
 
   constructor(
-    private readonly ingest: Ingest,
+    private readonly sequencer: Sequencer,
     options: FeedServiceOptions,
   ) {
     this.indexOf = options.indexOf;
     this.lastEventTs = options.lastEventTs;
+    this.holdsTradeId = options.holdsTradeId;
     this.clockSkewMs = options.clockSkewMs;
     this.now = options.now ?? Date.now;
     this.token = options.token === undefined ? undefined : new Secrets([options.token]);
@@ -113,7 +117,7 @@ export class FeedService {
       if (typeof i !== 'number') return i;
       // checkTick refused every field but the tick's own, so the item itself is the tick.
       const tick = item as FeedTick;
-      this.ingest.tick(tick);
+      this.sequencer.tick(tick);
       this.tickTs[i] = tick.ts;
       return undefined;
     });
@@ -125,7 +129,7 @@ export class FeedService {
       const i = this.checkTrade(item, now);
       if (typeof i !== 'number') return i;
       const trade = item as FeedTrade;
-      this.ingest.trade(trade);
+      this.sequencer.trade(trade);
       this.tradeTs[i] = trade.ts;
       if (trade.id !== undefined) this.recentIds.add(i, trade.id);
       return undefined;
@@ -202,7 +206,7 @@ export class FeedService {
     if (isGatewayTradeId(symbol, id)) {
       return [ErrorCode.BAD_REQUEST, `ids of the form ${symbol}-<digits> are the gateway's own; send another id`];
     }
-    if (this.ingest.holdsTradeId(i, id) || this.recentIds.has(i, id)) {
+    if (this.holdsTradeId(i, id) || this.recentIds.has(i, id)) {
       return [ErrorCode.BAD_REQUEST, `duplicate trade id: ${symbol} already has a trade ${id}`];
     }
     return i;

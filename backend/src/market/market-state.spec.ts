@@ -106,6 +106,48 @@ describe(MarketState.name, () => {
     expect(copy.lastEventTsAt(m.indexOf('MSFT'))).toBe(0);
   });
 
+  it('starts a new epoch with every market, stamps it on snapshots, and carries it through an export', () => {
+    const m = market();
+    const other = market();
+    expect(m.epoch).toMatch(/^[0-9a-f]{12}$/);
+    expect(other.epoch).not.toBe(m.epoch);
+    m.applyTick(tick('AAPL', 100, T0));
+    expect(m.snapshot(m.indexOf('AAPL')).epoch).toBe(m.epoch);
+    const exported = m.exportState();
+    expect(exported.epoch).toBe(m.epoch);
+    // A node that had started an epoch of its own takes the exporter's with its state.
+    other.applyTick(tick('MSFT', 400, T0));
+    other.importState(JSON.parse(JSON.stringify(exported)) as typeof exported);
+    expect(other.epoch).toBe(m.epoch);
+    expect(other.snapshot(other.indexOf('AAPL'))).toEqual(m.snapshot(m.indexOf('AAPL')));
+    expect(other.exportState()).toEqual(exported);
+  });
+
+  it('names its epoch after a seed only while it has applied nothing', () => {
+    const a = market();
+    const b = market();
+    expect(a.nameEpoch('node-a/0/1')).toBe(true);
+    expect(b.nameEpoch('node-a/0/1')).toBe(true);
+    expect(a.epoch).toBe(b.epoch);
+    expect(a.epoch).toMatch(/^[0-9a-f]{12}$/);
+    expect(a.epoch).not.toContain('node');
+    a.applyTrade({ symbol: 'AAPL', ts: T0, price: 100, size: 1, side: 'buy' });
+    expect(a.nameEpoch('node-b/0/1')).toBe(false);
+    expect(a.epoch).toBe(b.epoch);
+  });
+
+  it('reports the symbols whose tick or trade seq an import lowers', () => {
+    const ahead = market();
+    ahead.applyTick(tick('AAPL', 100, T0));
+    ahead.applyTick(tick('AAPL', 101, T0 + 1));
+    ahead.applyTrade({ symbol: 'MSFT', ts: T0, price: 400, size: 1, side: 'buy' });
+    const behind = market();
+    behind.applyTick(tick('AAPL', 100, T0));
+    behind.applyTick(tick('MSFT', 400, T0));
+    behind.applyTick(tick('MSFT', 401, T0 + 1));
+    expect(ahead.importState(behind.exportState())).toEqual(['AAPL', 'MSFT']);
+  });
+
   it('knows the feed-assigned trade ids its rings hold, and not the ones it made up', () => {
     const m = market(60, 3);
     const i = m.indexOf('ETH-USD');

@@ -8,6 +8,7 @@ import type {
   Snapshot,
   Trade,
 } from '@tickdeck/protocol';
+import { createHash, randomBytes } from 'node:crypto';
 import { HistoryRing } from './history-ring.js';
 import { TradeRing } from './trade-ring.js';
 
@@ -41,6 +42,8 @@ type ExportedField = (typeof EXPORTED_FIELDS)[number];
  * ({@link MarketState.exportState} / {@link MarketState.importState}).
  */
 export type MarketStateExport = {
+  /** The epoch the seqs count in: whoever imports this continues it. */
+  epoch: string;
   symbols: string[];
   ticksApplied: number;
   tradesApplied: number;
@@ -51,9 +54,15 @@ export type MarketStateExport = {
   trades: Trade[][];
 } & Record<ExportedField, number[]>;
 
+/** A new epoch id: 12 hex digits, random. */
+function newEpoch(): string {
+  return randomBytes(6).toString('hex');
+}
+
 /**
  * The market as the gateway knows it: per symbol the latest quote, the tick count `seq`,
  * day open/high/low/volume, a ring of 1-second history points and a ring of recent trades.
+ * Every seq counts within the market's {@link MarketState.epoch}.
  *
  * Hot fields live in typed arrays indexed by symbol index (struct of arrays), so applying
  * a tick is a handful of stores and never allocates. Input is assumed validated.
@@ -85,6 +94,7 @@ export class MarketState {
   tradesApplied = 0;
   /** Epoch ms of the last tick or trade applied, 0 before any. */
   lastEventAt = 0;
+  #epoch = newEpoch();
 
   constructor(instruments: readonly InstrumentSpec[], options: MarketStateOptions) {
     this.instruments = instruments;
@@ -116,6 +126,26 @@ export class MarketState {
 
   get size(): number {
     return this.symbols.length;
+  }
+
+  /**
+   * The sequence space every seq of this market counts in: new with each market, carried by
+   * {@link exportState} and adopted by {@link importState}, so the nodes of a cluster share one.
+   */
+  get epoch(): string {
+    return this.#epoch;
+  }
+
+  /**
+   * Names the epoch after `seed` (hashed, so it reveals nothing of it), if this market has applied
+   * nothing yet: markets that start from nothing and then apply the same events in the same order
+   * (a cluster's nodes started together, before anyone holds a state to sync) share an epoch
+   * without having to exchange one. Returns whether it did.
+   */
+  nameEpoch(seed: string): boolean {
+    if (this.ticksApplied > 0 || this.tradesApplied > 0) return false;
+    this.#epoch = createHash('sha256').update(seed).digest('hex').slice(0, 12);
+    return true;
   }
 
   /** Index of a symbol, or -1 when it is not in this market. */
@@ -214,6 +244,7 @@ export class MarketState {
   snapshot(i: number): Snapshot {
     const s = this.quoteState(i) as Snapshot;
     s.tradeSeq = this.tradeSeqs[i]!;
+    s.epoch = this.#epoch;
     return s;
   }
 
@@ -235,6 +266,7 @@ export class MarketState {
   /** Everything this market holds, as JSON-safe data (rare: a cluster resync, not per tick). */
   exportState(): MarketStateExport {
     const out = {
+      epoch: this.#epoch,
       symbols: [...this.symbols],
       ticksApplied: this.ticksApplied,
       tradesApplied: this.tradesApplied,
@@ -247,16 +279,18 @@ export class MarketState {
   }
 
   /**
-   * Replaces the state of every symbol the export carries (others keep theirs), exactly, so two
-   * markets that import the same export agree. Returns the symbols whose `seq` went down (this
-   * market had applied ticks the exporter had not), so the caller can reset their viewers.
+   * Replaces the state of every symbol the export carries (others keep theirs), exactly, and takes
+   * its epoch, so two markets that import the same export agree. Returns the symbols whose `seq` or
+   * trade seq went down (this market had applied ticks or trades the exporter had not), so the
+   * caller can reset their viewers: a viewer drops what is not above the seq it holds.
    */
   importState(s: MarketStateExport): string[] {
     const lowered: string[] = [];
+    this.#epoch = s.epoch;
     s.symbols.forEach((symbol, k) => {
       const i = this.index.get(symbol);
       if (i === undefined) return;
-      if (s.seqs[k]! < this.seqs[i]!) lowered.push(symbol);
+      if (s.seqs[k]! < this.seqs[i]! || s.tradeSeqs[k]! < this.tradeSeqs[i]!) lowered.push(symbol);
       for (const f of EXPORTED_FIELDS) this[f][i] = s[f][k]!;
       const history = new HistoryRing(this.history[i]!.capacity, this.history[i]!.intervalMs);
       // open, high, low, close in that order fold back into exactly the exported point.

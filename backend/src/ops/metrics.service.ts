@@ -38,13 +38,18 @@ export class MetricsService {
     counter('tickdeck_trades_applied_total', 'Trades applied to market state', () => market.tradesApplied);
     counter(
       'tickdeck_quote_broadcasts_total',
-      'Quote room broadcasts (one per symbol, tier and flush)',
+      'Quote frames broadcast (one per subscription-set group with news, per tier flush)',
       () => throttler.stats.quoteBroadcasts,
     );
     counter(
       'tickdeck_quotes_delivered_total',
       'Quotes delivered to viewer sockets',
       () => throttler.stats.quotesDelivered,
+    );
+    counter(
+      'tickdeck_trade_gaps_total',
+      'Trade batches sent with gap: true (more trades between two flushes than TRADE_HISTORY holds)',
+      () => throttler.stats.tradeGaps,
     );
     counter(
       'tickdeck_trades_delivered_total',

@@ -13,6 +13,8 @@ export interface Health {
   status: 'ok';
   /** Seconds since the process started. */
   uptimeS: number;
+  /** The epoch this gateway's seqs count in (the cluster's, in cluster mode); see `Snapshot.epoch`. */
+  epoch: string;
   /** `state`: `stale` after `FEED_STALE_MS` without a tick, else `live`. */
   feed: { source: FeedMode; state: FeedState; ticks: number; trades: number; lastEventAt: number };
   viewers: number;
@@ -41,6 +43,7 @@ export class OpsController {
     return {
       status: 'ok',
       uptimeS: Math.round(process.uptime()),
+      epoch: this.market.epoch,
       feed: {
         source: this.config.feed.mode,
         state: this.feedHealth.state,

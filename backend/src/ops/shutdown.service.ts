@@ -5,7 +5,6 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'socket.io';
 import { dropConnection, type EngineConn } from '../security/engine-conn.js';
 import { StreamGateway } from '../stream/stream.gateway.js';
-import { Throttler } from '../stream/throttler.js';
 
 /** Signals that stop the gateway gracefully. */
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -66,7 +65,6 @@ export class ShutdownService implements OnApplicationBootstrap, BeforeApplicatio
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly stream: StreamGateway,
-    private readonly throttler: Throttler,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -86,7 +84,6 @@ export class ShutdownService implements OnApplicationBootstrap, BeforeApplicatio
     // Stop accepting: the listening socket closes now; `closed` turns true once every connection is gone.
     let closed = http === undefined || !http.listening;
     if (http && !closed) http.close(() => (closed = true));
-    this.throttler.stop();
 
     const nsp = this.stream.nsp;
     const io: Server | undefined = nsp?.server;

@@ -47,6 +47,12 @@ export function refusalError(code: ErrorCode, message: string): Error {
   return err;
 }
 
+/** The token a client sent in its handshake's `auth` (`io(url, {auth: {token}})`), if any. */
+export function handshakeToken(socket: { handshake: { auth: unknown } }): unknown {
+  const auth = socket.handshake.auth;
+  return typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
+}
+
 /** The namespace a raw Socket.IO packet is for (`0/market,{...}` -> `/market`, `0{...}` -> `/`). */
 export function packetNamespace(data: string): string {
   if (data.charCodeAt(1) !== 47 /* '/' */) return '/';

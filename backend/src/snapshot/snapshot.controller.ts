@@ -16,7 +16,10 @@ function fail(status: HttpStatus, code: ErrorCode, message: string, symbols?: st
   throw new HttpException({ code, message, ...(symbols ? { symbols } : {}) }, status);
 }
 
-/** REST snapshots and chart backfill. Thin: the data comes straight from {@link MarketState}. */
+/**
+ * REST snapshots and chart backfill. Thin: the data comes straight from {@link MarketState}, each
+ * snapshot with the epoch its seqs count in.
+ */
 @ApiTags('market')
 @Controller('api')
 export class SnapshotController {

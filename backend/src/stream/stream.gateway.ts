@@ -12,6 +12,7 @@ import {
 import {
   MARKET_NAMESPACE,
   type ClientToServerEvents,
+  type NodeEvents,
   type PingAck,
   type ServerToClientEvents,
   type SubscribeAck,
@@ -20,12 +21,12 @@ import {
 import type { Namespace } from 'socket.io';
 import { FeedHealth } from '../feed/feed-health.js';
 import { ConnectionGate } from '../security/connection-gate.js';
-import { ViewerGuard } from '../security/viewer-guard.js';
+import { ViewerSession } from '../security/viewer-session.js';
 import { LAGGING_ROOM, SlowConsumerGuard } from './slow-consumer.js';
 import { SubscriptionService, type ViewerData, type ViewerSocket } from './subscription.service.js';
 import { Throttler, type Broadcaster } from './throttler.js';
 
-export type MarketNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ViewerData>;
+export type MarketNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, NodeEvents, ViewerData>;
 
 /** The viewer gateway on `/market`: thin; the rooms logic is in {@link SubscriptionService}. */
 @WebSocketGateway({ namespace: MARKET_NAMESPACE })
@@ -38,7 +39,7 @@ export class StreamGateway
   constructor(
     private readonly subscriptions: SubscriptionService,
     private readonly throttler: Throttler,
-    private readonly guard: ViewerGuard,
+    private readonly guard: ViewerSession,
     private readonly gate: ConnectionGate,
     private readonly feedHealth: FeedHealth,
     private readonly slowConsumers: SlowConsumerGuard,

@@ -89,6 +89,62 @@ describe(SubscriptionService.name, () => {
     expect(throttler.groupCount(throttler.tierIndex(250))).toBe(0);
   });
 
+  describe('recovery with since', () => {
+    const trade = (symbol: string, ts = T0) => ({ symbol, ts, price: 100, size: 1, side: 'buy' as const });
+    beforeEach(() => {
+      for (let n = 0; n < 4; n++) market.applyTrade(trade('AAPL'));
+      for (let n = 0; n < 2; n++) market.applyTrade(trade('MSFT'));
+    });
+
+    it('recovers the trades after since in the same epoch, and says which epoch it answers in', () => {
+      const { socket } = fakeSocket();
+      const ack = service.subscribe(socket, {
+        symbols: ['AAPL', 'MSFT'],
+        epoch: market.epoch,
+        since: { AAPL: 2, MSFT: 2 },
+      });
+      expect(ack).toMatchObject({ ok: true, epoch: market.epoch, gaps: [] });
+      if (!ack.ok) return;
+      expect(ack.trades.map((b) => [b.symbol, b.trades.map((t) => t.seq)])).toEqual([['AAPL', [3, 4]]]);
+      expect(ack.snapshots.map((s) => [s.symbol, s.epoch, s.tradeSeq])).toEqual([
+        ['AAPL', market.epoch, 4],
+        ['MSFT', market.epoch, 2],
+      ]);
+    });
+
+    it('answers a since from another epoch with a gap for every symbol it names, and no trades', () => {
+      const { socket } = fakeSocket();
+      const other = market.epoch === 'aaaaaaaaaaaa' ? 'bbbbbbbbbbbb' : 'aaaaaaaaaaaa';
+      const ack = service.subscribe(socket, {
+        symbols: ['AAPL', 'MSFT', 'KO'],
+        epoch: other,
+        // Seqs the other run reached too: in this epoch they would look like a continuation.
+        since: { AAPL: 1, MSFT: 2 },
+      });
+      expect(ack).toMatchObject({ ok: true, epoch: market.epoch, trades: [], gaps: ['AAPL', 'MSFT'] });
+      if (!ack.ok) return;
+      expect(ack.snapshots.every((s) => s.epoch === market.epoch)).toBe(true);
+      // It is subscribed all the same: live trades follow from the snapshot.
+      expect([...socket.data.subs.keys()]).toEqual(['AAPL', 'MSFT', 'KO']);
+    });
+
+    it('refuses a since without its epoch as BAD_REQUEST, and holds nothing', () => {
+      const { socket } = fakeSocket();
+      const ack = service.subscribe(socket, { symbols: ['AAPL'], since: { AAPL: 2 } });
+      expect(ack).toMatchObject({
+        ok: false,
+        error: { code: 'BAD_REQUEST', message: expect.stringMatching(/^epoch: /) },
+      });
+      expect(socket.data.subs.size).toBe(0);
+      expect(service.subscribe(socket, { symbols: ['AAPL'], epoch: 'x'.repeat(65) })).toMatchObject({
+        ok: false,
+        error: { code: 'BAD_REQUEST' },
+      });
+      // An epoch alone is fine (nothing to recover).
+      expect(service.subscribe(socket, { symbols: ['AAPL'], epoch: 'whatever' })).toMatchObject({ ok: true, gaps: [] });
+    });
+  });
+
   it('moves a symbol between tiers and releases every group on disconnect', () => {
     const { socket } = fakeSocket();
     service.subscribe(socket, { symbols: ['AAPL', 'MSFT'], throttleMs: 100 });

@@ -17,6 +17,7 @@ import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { MarketState } from '../market/market-state.js';
+import type { ViewerSessionData } from '../security/viewer-session.js';
 import { Throttler, type QuoteGroup } from './throttler.js';
 
 /** One held symbol of one socket. A new object per (re)subscription, so stale deferred work can tell. */
@@ -26,8 +27,8 @@ interface Subscription {
   ready: boolean;
 }
 
-/** What the gateway keeps per viewer socket. */
-export interface ViewerData {
+/** What the gateway keeps per viewer socket: everything on `socket.data`. */
+export interface ViewerData extends ViewerSessionData {
   subs: Map<string, Subscription>;
   /** Per tier (ms), the subscription-set group the socket receives its quotes through. */
   groups: Map<number, QuoteGroup>;
@@ -54,7 +55,7 @@ function badRequest(error: z.ZodError): { ok: false; error: ErrorBody } {
  * quotes come through, and per symbol the trade room `t:{SYMBOL}`. A socket enters a room only
  * when the room's next flush cannot repeat what its snapshot already says, so every quote it
  * receives is newer than its snapshot (and every trade newer than the snapshot's `tradeSeq`),
- * each exactly once.
+ * each exactly once. A `since` is honoured only in the market's epoch; from another it is a gap.
  */
 @Injectable()
 export class SubscriptionService {
@@ -95,6 +96,8 @@ export class SubscriptionService {
     const gaps: string[] = [];
     const held: [string, Subscription, Snapshot][] = [];
     const moved = new Set<number>();
+    // Seqs of another epoch count other trades: what came after them cannot be told, only a gap.
+    const sameEpoch = req.epoch === this.market.epoch;
     let dirty = false;
     for (const symbol of symbols) {
       const i = this.market.indexOf(symbol);
@@ -109,7 +112,7 @@ export class SubscriptionService {
       dirty ||= this.throttler.isDirty(k, i);
       const since = req.since?.[symbol];
       if (since !== undefined) {
-        const missed = this.market.tradesAfter(i, since);
+        const missed = sameEpoch ? this.market.tradesAfter(i, since) : null;
         if (missed === null) gaps.push(symbol);
         else if (missed.length > 0) trades.push({ symbol, trades: missed });
       }
@@ -124,7 +127,7 @@ export class SubscriptionService {
       this.sync(socket, tierMs);
       this.throttler.afterNextFlush(k, () => this.ready(socket, tierMs, held));
     }
-    return { ok: true, throttleMs: tierMs, snapshots, trades, gaps };
+    return { ok: true, throttleMs: tierMs, epoch: this.market.epoch, snapshots, trades, gaps };
   }
 
   unsubscribe(socket: ViewerSocket, payload: unknown): UnsubscribeAck {

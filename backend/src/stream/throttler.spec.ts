@@ -5,6 +5,7 @@ import { Throttler, type Broadcaster } from './throttler.js';
 
 const instruments = DEFAULT_INSTRUMENTS.filter((i) => ['AAPL', 'MSFT', 'BTC-USD'].includes(i.symbol));
 const T0 = Date.UTC(2026, 10, 25, 14, 30);
+const TRADE_HISTORY = 100;
 
 /** Records what the throttler sends; rooms have the members the test gives them. */
 class FakeRooms implements Broadcaster {
@@ -33,7 +34,7 @@ describe(Throttler.name, () => {
 
   beforeEach(() => {
     vi.useFakeTimers();
-    market = new MarketState(instruments, { historySeconds: 60, tradeHistory: 100 });
+    market = new MarketState(instruments, { historySeconds: 60, tradeHistory: TRADE_HISTORY });
     throttler = new Throttler(market, [250, 100, 1000]);
     rooms = new FakeRooms();
     throttler.start(rooms);
@@ -142,9 +143,9 @@ describe(Throttler.name, () => {
 
   it('delivers every trade in order at the fastest tier, never conflated', () => {
     rooms.sizes.set(tradeRoom('AAPL'), 2);
+    // The throttler is told nothing: it pulls the trades from the market by seq.
     for (let k = 0; k < 7; k++) {
-      const applied = market.applyTrade({ symbol: 'AAPL', ts: T0 + k, price: 100 + k, size: k + 1, side: 'buy' })!;
-      throttler.tradeApplied(applied.index, applied.trade);
+      market.applyTrade({ symbol: 'AAPL', ts: T0 + k, price: 100 + k, size: k + 1, side: 'buy' });
     }
     expect(throttler.hasPendingTrades(market.indexOf('AAPL'))).toBe(true);
     vi.advanceTimersByTime(100);
@@ -164,6 +165,26 @@ describe(Throttler.name, () => {
     expect(throttler.hasPendingTrades(market.indexOf('AAPL'))).toBe(false);
     vi.advanceTimersByTime(1000);
     expect(rooms.tradesSent).toHaveLength(1);
+  });
+
+  it('says so with gap: true when more trades came between two flushes than the ring holds', () => {
+    rooms.sizes.set(tradeRoom('AAPL'), 1);
+    const held = TRADE_HISTORY;
+    for (let k = 0; k < held + 5; k++) {
+      market.applyTrade({ symbol: 'AAPL', ts: T0 + k, price: 100, size: 1, side: 'buy' });
+    }
+    vi.advanceTimersByTime(100);
+    const batch = rooms.tradesSent[0]!.batch;
+    expect(batch.gap).toBe(true);
+    // What the ring still holds, in order: the newest `held` trades.
+    expect(batch.trades.map((t) => t.seq)).toEqual(Array.from({ length: held }, (_, k) => k + 6));
+    expect(throttler.stats.tradeGaps).toBe(1);
+    market.applyTrade({ symbol: 'AAPL', ts: T0 + held + 5, price: 100, size: 1, side: 'buy' });
+    vi.advanceTimersByTime(100);
+    expect(rooms.tradesSent[1]!.batch).toEqual({
+      symbol: 'AAPL',
+      trades: [expect.objectContaining({ seq: held + 6 })],
+    });
   });
 
   it('runs deferred work right after the named tier flushes, once', () => {
@@ -194,8 +215,7 @@ describe(Throttler.name, () => {
       trades: (room) => order.push(`trades ${room}`),
     });
     const room = hold(100, ['AAPL']);
-    const applied = market.applyTrade({ symbol: 'AAPL', ts: T0, price: 100, size: 1, side: 'sell' })!;
-    throttler.tradeApplied(applied.index, applied.trade);
+    market.applyTrade({ symbol: 'AAPL', ts: T0, price: 100, size: 1, side: 'sell' });
     market.applyTick(tick('AAPL', 100, T0));
     vi.advanceTimersByTime(100);
     expect(order).toEqual([`quotes ${room}`, `trades ${tradeRoom('AAPL')}`]);

@@ -1,4 +1,4 @@
-import { tradeRoom, type Quote, type Trade, type TradeBatch } from '@tickdeck/protocol';
+import { tradeRoom, type Quote, type TradeBatch } from '@tickdeck/protocol';
 import type { MarketState } from '../market/market-state.js';
 
 /** Where the throttler's output goes: in the gateway, the `/market` namespace's local rooms. */
@@ -31,6 +31,8 @@ export interface ThrottlerStats {
   quotesDelivered: number;
   tradeBroadcasts: number;
   tradesDelivered: number;
+  /** Trade batches sent with `gap: true` (the ring was overrun between two flushes). */
+  tradeGaps: number;
 }
 
 interface Tier {
@@ -49,16 +51,25 @@ interface Tier {
  * The conflating throttler. One timer per tier; at each flush every symbol whose `seq` moved
  * since that tier's previous flush and that somebody holds at that tier gets ONE quote with its
  * latest state and `conflated` = ticks since the previous flush. Each subscription-set group then
- * gets one frame carrying the changed symbols of its set. Trades are never conflated: they queue
- * per symbol and go to room `t:{SYMBOL}` at every flush of the fastest tier, in order.
+ * gets one frame carrying the changed symbols of its set. Trades are never conflated: the
+ * throttler pulls them the way it pulls quotes, by seq (`tradeSeqAt`, `tradesAfter`) from the
+ * market's trade ring at every flush of the fastest tier, and sends them to room `t:{SYMBOL}` in
+ * order. Nothing below stream/ knows the throttler exists. When more trades than the ring holds
+ * arrived between two flushes, the batch carries what the ring still has and `gap: true`.
  */
 export class Throttler {
   readonly tiers: readonly number[];
-  readonly stats: ThrottlerStats = { quoteBroadcasts: 0, quotesDelivered: 0, tradeBroadcasts: 0, tradesDelivered: 0 };
+  readonly stats: ThrottlerStats = {
+    quoteBroadcasts: 0,
+    quotesDelivered: 0,
+    tradeBroadcasts: 0,
+    tradesDelivered: 0,
+    tradeGaps: 0,
+  };
   private readonly state: Tier[];
   private readonly tradeRooms: string[];
-  /** Per symbol: trades applied since the last trade flush (null when none). */
-  private readonly pendingTrades: (Trade[] | null)[];
+  /** Per symbol: the trade seq the previous trade flush sent up to. */
+  private readonly flushedTradeSeq: Float64Array;
   private nextGroupId = 1;
   private timers: ReturnType<typeof setInterval>[] = [];
   private out: Broadcaster | null = null;
@@ -79,7 +90,8 @@ export class Throttler {
       afterFlush: [],
     }));
     this.tradeRooms = market.symbols.map((s) => tradeRoom(s));
-    this.pendingTrades = market.symbols.map(() => null);
+    this.flushedTradeSeq = new Float64Array(n);
+    for (let i = 0; i < n; i++) this.flushedTradeSeq[i] = market.tradeSeqAt(i);
   }
 
   /** Index of a tier given in ms, or -1 when it is not offered. */
@@ -97,6 +109,11 @@ export class Throttler {
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+  }
+
+  /** Nest lifecycle (the class imports no Nest): no flush while the gateway shuts down. */
+  beforeApplicationShutdown(): void {
+    this.stop();
   }
 
   /**
@@ -130,16 +147,9 @@ export class Throttler {
     return this.state[k]!.groups.size;
   }
 
-  /** Queues a trade for the next flush of the fastest tier. */
-  tradeApplied(i: number, trade: Trade): void {
-    const q = this.pendingTrades[i];
-    if (q) q.push(trade);
-    else this.pendingTrades[i] = [trade];
-  }
-
   /** Whether trades of symbol `i` wait for the next flush. */
   hasPendingTrades(i: number): boolean {
-    return this.pendingTrades[i] !== null;
+    return this.market.tradeSeqAt(i) !== this.flushedTradeSeq[i];
   }
 
   /** Whether symbol `i` has moved since tier `k`'s previous flush (its next flush will send it). */
@@ -197,17 +207,29 @@ export class Throttler {
   }
 
   private flushTrades(out: Broadcaster): void {
-    const pending = this.pendingTrades;
-    for (let i = 0; i < pending.length; i++) {
-      const trades = pending[i];
-      if (!trades) continue;
-      pending[i] = null;
+    const market = this.market;
+    const flushed = this.flushedTradeSeq;
+    for (let i = 0; i < flushed.length; i++) {
+      const seq = market.tradeSeqAt(i);
+      const prev = flushed[i]!;
+      if (seq === prev) continue;
+      flushed[i] = seq;
+      // A lower seq: the market adopted another node's state; nothing of this run is owed.
+      if (seq < prev) continue;
       const room = this.tradeRooms[i]!;
       const members = out.members(room);
       if (members === 0) continue;
-      out.trades(room, { symbol: this.market.symbols[i]!, trades });
+      let trades = market.tradesAfter(i, prev);
+      const gap = trades === null;
+      if (gap) {
+        trades = market.recentTrades(i, seq - prev);
+        this.stats.tradeGaps++;
+      }
+      const batch: TradeBatch = { symbol: market.symbols[i]!, trades: trades! };
+      if (gap) batch.gap = true;
+      out.trades(room, batch);
       this.stats.tradeBroadcasts++;
-      this.stats.tradesDelivered += members * trades.length;
+      this.stats.tradesDelivered += members * trades!.length;
     }
   }
 }

@@ -42,8 +42,6 @@ export interface MarketRow {
 
 interface Held {
   quote: QuoteState;
-  /** Connection session the quote arrived in; `seq` is only comparable within one gateway run. */
-  session: number;
   tick: Tick;
   spark: readonly number[];
   /** Feed time of the newest sparkline bucket. */
@@ -75,7 +73,7 @@ export class MarketStore {
   authRequired = $state(false);
 
   #held = new SvelteMap<string, Held>();
-  #session = 0;
+  #epoch: string | undefined;
   /** Quotes applied per symbol since the page loaded, and in all since the last rate sample. */
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a counter for the test hook, not state
   #counts = new Map<string, number>();
@@ -90,7 +88,12 @@ export class MarketStore {
   );
 
   /** Values on screen may be out of date: not subscribed, or the gateway's feed is not live. */
-  readonly stale: boolean = $derived(this.connection.state !== 'live' || this.feed === 'stale' || this.feed === 'down');
+  readonly stale: boolean = $derived(this.connection.state !== 'live' || this.feed === 'stale');
+
+  /** The epoch the held quotes' `seq` count in, from the latest ack; `undefined` before the first. */
+  get epoch(): string | undefined {
+    return this.#epoch;
+  }
 
   /** The latest quote of `symbol`, if any. */
   quote(symbol: string): QuoteState | undefined {
@@ -108,7 +111,7 @@ export class MarketStore {
 
   /**
    * Applies quotes in order, skipping any whose `seq` is not newer than the one held for its
-   * symbol in this session. Returns the ones applied, in order.
+   * symbol (quotes count in the epoch of the latest ack). Returns the ones applied, in order.
    */
   applyQuotes<Q extends QuoteState>(quotes: readonly Q[]): Q[] {
     const applied: Q[] = [];
@@ -117,8 +120,12 @@ export class MarketStore {
     return applied;
   }
 
-  /** Snapshots obey the same `seq` rule as quotes: a quote that overtook its snapshot wins. */
+  /**
+   * Snapshots obey the same `seq` rule as quotes (a quote that overtook its snapshot wins), within
+   * an epoch: a snapshot of another epoch starts over from it.
+   */
   applySnapshots(snapshots: readonly Snapshot[]): Snapshot[] {
+    for (const s of snapshots) this.#enter(s.epoch);
     return this.applyQuotes(snapshots);
   }
 
@@ -148,19 +155,20 @@ export class MarketStore {
     this.connection = { state: 'connecting' };
   }
 
-  /**
-   * The socket connected: a new session begins. The gateway may have restarted, and its `seq`
-   * with it, so the first quote or snapshot of each symbol in this session replaces what is held.
-   */
+  /** The socket connected: a new session begins (its ack says whether the epoch still holds). */
   sessionStarted(): void {
-    this.#session++;
     this.authRequired = false;
     this.feed = undefined;
     this.connection = { state: 'connecting' };
   }
 
-  /** The subscribe ack arrived: apply its snapshots and go live. Returns the snapshots applied. */
-  subscribed(ack: { throttleMs?: number; snapshots: readonly Snapshot[] }): Snapshot[] {
+  /**
+   * The subscribe ack arrived: apply its snapshots and go live. Returns the snapshots applied.
+   * An ack of another epoch than the one held (the gateway restarted) drops every held quote and
+   * sparkline: their seqs and prices belong to another run.
+   */
+  subscribed(ack: { throttleMs?: number; epoch?: string; snapshots: readonly Snapshot[] }): Snapshot[] {
+    if (ack.epoch !== undefined) this.#enter(ack.epoch);
     const applied = this.applySnapshots(ack.snapshots);
     this.throttleMs = ack.throttleMs;
     this.notice = undefined;
@@ -190,11 +198,17 @@ export class MarketStore {
     this.updatesPerSec = undefined;
   }
 
+  /** From now on seqs count in `epoch`; what is held of another one is dropped. */
+  #enter(epoch: string): void {
+    if (epoch === this.#epoch) return;
+    if (this.#epoch !== undefined) this.#held.clear();
+    this.#epoch = epoch;
+  }
+
   #apply(quote: QuoteState): boolean {
     const held = this.#held.get(quote.symbol);
-    const sameSession = held !== undefined && held.session === this.#session;
-    if (held && sameSession && quote.seq <= held.quote.seq) return false;
-    // A stored quote is the latest state only: drop `conflated` and `tradeSeq` riders.
+    if (held && quote.seq <= held.quote.seq) return false;
+    // A stored quote is the latest state only: drop `conflated`, `tradeSeq` and `epoch` riders.
     const state: QuoteState = {
       symbol: quote.symbol,
       seq: quote.seq,
@@ -220,7 +234,7 @@ export class MarketStore {
       spark = [...spark.slice(spark.length >= SPARK_POINTS ? 1 : 0), quote.last];
       sparkTs = quote.ts;
     }
-    this.#held.set(quote.symbol, { quote: state, session: this.#session, tick, spark, sparkTs });
+    this.#held.set(quote.symbol, { quote: state, tick, spark, sparkTs });
     this.#counts.set(quote.symbol, (this.#counts.get(quote.symbol) ?? 0) + 1);
     return true;
   }

@@ -129,13 +129,6 @@ export class Prefs {
     this.#save();
   }
 
-  /** Drops charts of symbols the gateway does not carry. */
-  retainCharts(symbols: ReadonlySet<string>): void {
-    if (this.charts.every((c) => symbols.has(c.symbol))) return;
-    this.charts = this.charts.filter((c) => symbols.has(c.symbol));
-    this.#save();
-  }
-
   #save(): void {
     const data: PrefsData = {
       sort: this.sort,

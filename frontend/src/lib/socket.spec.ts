@@ -3,7 +3,7 @@ import type { PingAck, SubscribeAck, SubscribeRequest, Trade } from '@tickdeck/p
 import { ChartFeed } from './chart/feed';
 import { MarketStore } from './market.svelte';
 import { connectMarket, type ConnectOptions, type MarketSocket } from './socket';
-import { quote, snapshot, spec } from './test-data';
+import { EPOCH, quote, snapshot, spec } from './test-data';
 import { TradeStore } from './trades.svelte';
 
 type Handler = (...args: never[]) => void;
@@ -138,7 +138,7 @@ function tapeSeqs(trades: TradeStore): number[] {
 function ok(
   snapshots = [snapshot('AAPL', 10, { last: 228 }), snapshot('BTC-USD', 20, { last: 67_000 })],
 ): Extract<SubscribeAck, { ok: true }> {
-  return { ok: true, throttleMs: 250, snapshots, trades: [], gaps: [] };
+  return { ok: true, throttleMs: 250, epoch: snapshots[0]?.epoch ?? EPOCH, snapshots, trades: [], gaps: [] };
 }
 
 afterEach(() => {
@@ -218,8 +218,13 @@ describe(connectMarket.name, () => {
     await subscribed(socket, 'b');
     expect(loadSymbols).toHaveBeenCalledTimes(2);
     expect(socket.lastSent().request.symbols).toEqual(['AAPL', 'BTC-USD']);
-    // The gateway restarted: its seq starts again, and the new snapshot still wins.
-    socket.lastSent().ack(null, ok([snapshot('AAPL', 2, { last: 230 }), snapshot('BTC-USD', 3, { last: 68_000 })]));
+    // The gateway restarted: a new epoch, whose snapshots win whatever their seq.
+    socket
+      .lastSent()
+      .ack(
+        null,
+        ok([snapshot('AAPL', 2, { last: 230, epoch: 'e2' }), snapshot('BTC-USD', 3, { last: 68_000, epoch: 'e2' })]),
+      );
     expect(store.connection).toEqual({ state: 'live' });
     expect(store.rows.map((row) => row.quote?.last)).toEqual([230, 68_000]);
   });
@@ -335,7 +340,7 @@ describe(connectMarket.name, () => {
     socket.drop('transport close');
     await subscribed(socket, 'b');
     // BTC-USD had no trade yet but its snapshot said where trades continue (tradeSeq 0).
-    expect(socket.lastSent().request.since).toEqual({ AAPL: 7, 'BTC-USD': 0 });
+    expect(socket.lastSent().request).toMatchObject({ epoch: EPOCH, since: { AAPL: 7, 'BTC-USD': 0 } });
     socket.lastSent().ack(null, {
       ...ok([snapshot('AAPL', 14, { tradeSeq: 9 }), snapshot('BTC-USD', 22)]),
       trades: [{ symbol: 'AAPL', trades: [trade(8), trade(9)] }],
@@ -358,7 +363,7 @@ describe(connectMarket.name, () => {
       .lastSent()
       .ack(null, { ...ok([snapshot('AAPL', 900, { tradeSeq: 2000 }), snapshot('BTC-USD', 30)]), gaps: ['AAPL'] });
 
-    expect(trades.tape.map((e) => [e.kind, e.symbol])).toEqual([['gap', 'AAPL']]);
+    expect(trades.tape.map((e) => [e.kind, e.kind === 'restart' ? undefined : e.symbol])).toEqual([['gap', 'AAPL']]);
     socket.fire('trades', { symbol: 'AAPL', trades: [trade(2000), trade(2001)] });
     expect(tapeSeqs(trades)).toEqual([2001]);
   });
@@ -376,6 +381,7 @@ describe(connectMarket.name, () => {
     expect(socket.lastSent().request).toEqual({
       symbols: ['AAPL', 'BTC-USD'],
       throttleMs: 1000,
+      epoch: EPOCH,
       since: { AAPL: 3, 'BTC-USD': 0 },
     });
     socket
@@ -412,10 +418,10 @@ describe(connectMarket.name, () => {
     let resolve!: (points: { x: number; y: number }[]) => void;
     history.mockImplementationOnce(() => new Promise((r) => (resolve = r)));
     await subscribed(socket, 'b');
-    // The restarted gateway counts seq from 1 again; its snapshot is still newer in feed time.
-    socket.lastSent().ack(null, ok([snapshot('AAPL', 2, { last: 231, ts: 9000 }), snapshot('BTC-USD', 3)]));
+    // The same run: the line continues, and history fills the outage.
+    socket.lastSent().ack(null, ok([snapshot('AAPL', 12, { last: 231, ts: 9000 }), snapshot('BTC-USD', 23)]));
     expect(history).toHaveBeenCalledTimes(2);
-    socket.fire('quotes', [quote('AAPL', 3, { last: 232, ts: 9500 })]);
+    socket.fire('quotes', [quote('AAPL', 13, { last: 232, ts: 9500 })]);
     resolve([
       { x: 500, y: 1 },
       { x: 4000, y: 229 },
@@ -423,6 +429,55 @@ describe(connectMarket.name, () => {
     ]);
     await vi.waitFor(() => expect(series.backfilling).toBe(false));
     expect(series.points.map((p) => p.x)).toEqual([1000, 4000, 8000, 9000, 9500]);
+  });
+
+  it('sends since only with its epoch, and after a new epoch starts the tape, the seqs and the charts over', async () => {
+    const { store, socket, trades, charts, history } = setup();
+    const series = charts.open('AAPL', 60_000);
+    await vi.waitFor(() => expect(series.backfilling).toBe(false));
+    await subscribed(socket, 'a');
+    expect(socket.lastSent().request).not.toHaveProperty('since');
+    expect(socket.lastSent().request).not.toHaveProperty('epoch');
+    socket
+      .lastSent()
+      .ack(null, ok([snapshot('AAPL', 10, { last: 228, ts: 1000, tradeSeq: 5 }), snapshot('BTC-USD', 20)]));
+    socket.fire('trades', { symbol: 'AAPL', trades: [trade(6), trade(7)] });
+    socket.fire('quotes', [quote('AAPL', 11, { last: 229, ts: 2000 })]);
+
+    // Killed and restarted: the new run's seqs are past the old ones by the time we are back.
+    socket.drop('transport close');
+    let resolve!: (points: { x: number; y: number }[]) => void;
+    history.mockImplementationOnce(() => new Promise((r) => (resolve = r)));
+    await subscribed(socket, 'b');
+    expect(socket.lastSent().request).toMatchObject({ epoch: EPOCH, since: { AAPL: 7, 'BTC-USD': 0 } });
+    socket.lastSent().ack(null, {
+      ...ok([
+        snapshot('AAPL', 40, { last: 300, ts: 9000, tradeSeq: 30, epoch: 'e2' }),
+        snapshot('BTC-USD', 50, { epoch: 'e2' }),
+      ]),
+      gaps: ['AAPL', 'BTC-USD'],
+    });
+    expect(store.epoch).toBe('e2');
+    expect(store.quote('AAPL')).toMatchObject({ seq: 40, last: 300 });
+    expect(trades.tape.map((e) => e.kind)).toEqual(['restart']);
+    socket.fire('trades', { symbol: 'AAPL', trades: [trade(31, { ts: 9100 })] });
+    expect(tapeSeqs(trades)).toEqual([31]);
+
+    // The chart is drawn again from the new run's history: nothing of the old line stays.
+    expect(history).toHaveBeenLastCalledWith('AAPL', 60);
+    expect(series.points).toEqual([]);
+    socket.fire('quotes', [quote('AAPL', 41, { last: 301, ts: 9500 })]);
+    resolve([
+      { x: 8000, y: 299 },
+      { x: 8500, y: 300 },
+    ]);
+    await vi.waitFor(() => expect(series.backfilling).toBe(false));
+    expect(series.points.map((p) => p.x)).toEqual([8000, 8500, 9000, 9500]);
+
+    // And the next resubscribe counts in the new epoch.
+    socket.drop('transport close');
+    await subscribed(socket, 'c');
+    expect(socket.lastSent().request).toMatchObject({ epoch: 'e2', since: { AAPL: 31, 'BTC-USD': 0 } });
   });
 
   it('measures the round trip with ping while connected', async () => {

@@ -82,9 +82,10 @@ const DISCONNECT_REASONS: Partial<Record<Socket.DisconnectReason, string>> = {
 
 /**
  * Opens the market socket and keeps the stores up to date: on every connect (the first and each
- * reconnect) it loads the symbol list and subscribes to all of it, with `since` so the ack fills
- * the trade tape's gap, then routes `quotes`, `trades` and `status` into the stores and measures
- * the round trip. No other module talks to socket.io.
+ * reconnect) it loads the symbol list and subscribes to all of it, with `{epoch, since}` so the
+ * ack fills the trade tape's gap, then routes `quotes`, `trades` and `status` into the stores and
+ * measures the round trip. An ack of another epoch (the gateway restarted) makes every store and
+ * chart start over from it. No other module talks to socket.io.
  */
 export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}): MarketConnection {
   const { market, trades, charts } = sinks;
@@ -121,16 +122,23 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
     // to the gateway's default.
     const ms = tier();
     if (ms !== undefined && market.tiers.includes(ms)) req.throttleMs = ms;
+    // Seqs mean something only in their epoch: `since` goes with the epoch it was counted in.
+    const epoch = trades?.epoch;
     const held = new Set(symbols);
     const since = Object.fromEntries(Object.entries(trades?.since() ?? {}).filter(([s]) => held.has(s)));
-    if (Object.keys(since).length > 0) req.since = since;
+    if (epoch !== undefined && Object.keys(since).length > 0) {
+      req.epoch = epoch;
+      req.since = since;
+    }
     return req;
   }
 
   function applyAck(ack: Extract<SubscribeAck, { ok: true }>): void {
-    const first = !sessionLive;
+    const reconnected = !sessionLive && sessionsLive++ > 0;
     sessionLive = true;
-    if (first && sessionsLive++ > 0) charts?.resync();
+    // A new epoch: the charts' lines are another run's; otherwise they bridge the outage.
+    if (market.epoch !== undefined && ack.epoch !== market.epoch) charts?.reset();
+    else if (reconnected) charts?.resync();
     const applied = market.subscribed(ack);
     trades?.applyAck(ack);
     charts?.apply(applied);

@@ -29,7 +29,10 @@ export function quote(symbol: string, seq: number, fields: Partial<Quote> = {}):
   };
 }
 
+/** The epoch {@link snapshot} stamps unless told otherwise. */
+export const EPOCH = 'e1';
+
 export function snapshot(symbol: string, seq: number, fields: Partial<Snapshot> = {}): Snapshot {
   const { conflated: _conflated, ...state } = quote(symbol, seq, fields);
-  return { ...state, tradeSeq: 0, ...fields };
+  return { ...state, tradeSeq: 0, epoch: EPOCH, ...fields };
 }

@@ -13,7 +13,15 @@ export interface PageHook {
   charts(): { symbol: string; points: number; drawn: number; xs: number[] }[];
   toasts(): { title: string; body: string }[];
   tape(): number;
+  /** The tape's lines, newest first: trades with their id, seq and feed time; marks with theirs. */
+  tapeEntries(): TapeLine[];
+  /** The epoch the page's seqs count in (the latest ack's). */
+  epoch(): string | undefined;
 }
+
+/** One trade-tape line as {@link PageHook.tapeEntries} reports it. */
+export type TapeLine =
+  { kind: 'trade'; symbol: string; id: string; seq: number; ts: number } | { kind: 'gap' | 'restart'; ts: number };
 
 declare global {
   interface Window {
@@ -34,5 +42,12 @@ export function installPageHook(stores: { market: MarketStore; toasts: ToastStor
       }),
     toasts: () => stores.toasts.toasts.map(({ title, body }) => ({ title, body })),
     tape: () => stores.trades.tape.length,
+    tapeEntries: () =>
+      stores.trades.tape.map((e) =>
+        e.kind === 'trade'
+          ? { kind: e.kind, symbol: e.symbol, id: e.trade.id, seq: e.trade.seq, ts: e.trade.ts }
+          : { kind: e.kind, ts: e.ts },
+      ),
+    epoch: () => stores.market.epoch,
   };
 }

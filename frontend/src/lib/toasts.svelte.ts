@@ -51,11 +51,6 @@ export class ToastStore {
     if (this.toasts.some((t) => t.id === id)) this.toasts = this.toasts.filter((t) => t.id !== id);
   }
 
-  clear(): void {
-    for (const id of this.#timers.keys()) this.#clearTimer(id);
-    this.toasts = [];
-  }
-
   #clearTimer(id: number): void {
     clearTimeout(this.#timers.get(id));
     this.#timers.delete(id);

@@ -14,6 +14,13 @@ function seqs(store: TradeStore): number[] {
 const immediate = (flush: () => void) => flush();
 
 describe(TradeStore.name, () => {
+  it('marks a gap on the tape when a batch says trades were lost, then shows the batch', () => {
+    const store = new TradeStore({ schedule: (f) => f(), now: () => 5 });
+    store.applyBatch({ symbol: 'AAPL', trades: [trade(1)] });
+    store.applyBatch({ symbol: 'AAPL', trades: [trade(9), trade(10)], gap: true });
+    expect(store.tape.map((e) => (e.kind === 'trade' ? e.trade.seq : e.kind))).toEqual([10, 9, 'gap', 1]);
+  });
+
   it('puts trades on the tape newest first and skips repeats', () => {
     const store = new TradeStore({ schedule: immediate });
     expect(store.applyBatch({ symbol: 'AAPL', trades: [trade(1), trade(2)] })).toHaveLength(2);
@@ -38,7 +45,7 @@ describe(TradeStore.name, () => {
     expect(pending).toHaveLength(1);
     expect(store.tape).toEqual([]);
     pending[0]!();
-    expect(store.tape.map((e) => e.symbol)).toEqual(['MSFT', 'AAPL']);
+    expect(store.tape.map((e) => (e.kind === 'trade' ? e.symbol : e.kind))).toEqual(['MSFT', 'AAPL']);
   });
 
   it('reports trades at or above the notional threshold as large', () => {
@@ -73,17 +80,60 @@ describe(TradeStore.name, () => {
     expect(seqs(store)).toEqual([5, 4, 3, 2, 1]);
   });
 
-  it('starts over when a snapshot is behind what it holds: the gateway restarted', () => {
+  it('marks a gap for each symbol the ack lists, and continues after its tradeSeq', () => {
     const store = new TradeStore({ schedule: immediate, now: () => 42 });
-    store.applyBatch({ symbol: 'AAPL', trades: [trade(700)] });
-    store.applyAck({
-      snapshots: [snapshot('AAPL', 3, { tradeSeq: 2 })],
-      trades: [{ symbol: 'AAPL', trades: [trade(701)] }],
-      gaps: [],
-    });
-    expect(store.lastSeq('AAPL')).toBe(2);
-    expect(store.tape[0]).toMatchObject({ kind: 'gap', symbol: 'AAPL', ts: 42 });
+    store.applyAck({ epoch: 'e1', snapshots: [snapshot('AAPL', 3, { tradeSeq: 2 })], trades: [], gaps: [] });
     store.applyBatch({ symbol: 'AAPL', trades: [trade(3)] });
-    expect(seqs(store)).toEqual([3, 700]);
+    store.applyAck({ epoch: 'e1', snapshots: [snapshot('AAPL', 90, { tradeSeq: 80 })], trades: [], gaps: ['AAPL'] });
+    expect(store.tape[0]).toEqual({ kind: 'gap', key: expect.any(String), symbol: 'AAPL', ts: 42 });
+    store.applyBatch({ symbol: 'AAPL', trades: [trade(80), trade(81)] });
+    expect(seqs(store)).toEqual([81, 3]);
+  });
+
+  it('keeps what it holds when a snapshot of the same epoch is behind it (a node a little behind)', () => {
+    const store = new TradeStore({ schedule: immediate });
+    store.applyAck({ epoch: 'e1', snapshots: [snapshot('AAPL', 1, { tradeSeq: 0 })], trades: [], gaps: [] });
+    store.applyBatch({ symbol: 'AAPL', trades: [trade(1), trade(2), trade(3)] });
+    store.applyAck({ epoch: 'e1', snapshots: [snapshot('AAPL', 3, { tradeSeq: 2 })], trades: [], gaps: [] });
+    expect(store.lastSeq('AAPL')).toBe(3);
+    expect(store.tape.every((e) => e.kind === 'trade')).toBe(true);
+    store.applyBatch({ symbol: 'AAPL', trades: [trade(3), trade(4)] });
+    expect(seqs(store)).toEqual([4, 3, 2, 1]);
+  });
+
+  it('clears the tape and its seqs on an ack of another epoch, though the new seqs passed the old ones', () => {
+    const store = new TradeStore({ schedule: immediate, now: () => 42 });
+    store.applyAck({ epoch: 'e1', snapshots: [snapshot('AAPL', 1, { tradeSeq: 0 })], trades: [], gaps: [] });
+    store.applyBatch({ symbol: 'AAPL', trades: [trade(1), trade(2)] });
+    store.applyBatch({ symbol: 'MSFT', trades: [trade(1, { id: 'MSFT-1' })] });
+    expect(store.epoch).toBe('e1');
+
+    store.applyAck({
+      epoch: 'e2',
+      snapshots: [snapshot('AAPL', 40, { tradeSeq: 30, epoch: 'e2' })],
+      // What a gateway of another epoch could never answer: a stray batch and gaps are ignored.
+      trades: [{ symbol: 'AAPL', trades: [trade(3)] }],
+      gaps: ['AAPL'],
+    });
+    expect(store.epoch).toBe('e2');
+    expect(store.tape).toEqual([{ kind: 'restart', key: expect.any(String), ts: 42 }]);
+    expect(store.since()).toEqual({ AAPL: 30 });
+    store.applyBatch({ symbol: 'AAPL', trades: [trade(30), trade(31)] });
+    store.applyBatch({ symbol: 'MSFT', trades: [trade(1, { id: 'MSFT-1' })] });
+    expect(store.tape.map((e) => (e.kind === 'trade' ? `${e.symbol}:${e.trade.seq}` : e.kind))).toEqual([
+      'MSFT:1',
+      'AAPL:31',
+      'restart',
+    ]);
+  });
+
+  it('drops what was waiting for the tape when the epoch changes', () => {
+    const pending: (() => void)[] = [];
+    const store = new TradeStore({ schedule: (flush) => pending.push(flush), now: () => 7 });
+    store.applyAck({ epoch: 'e1', snapshots: [], trades: [], gaps: [] });
+    store.applyBatch({ symbol: 'AAPL', trades: [trade(1)] });
+    store.applyAck({ epoch: 'e2', snapshots: [], trades: [], gaps: [] });
+    for (const flush of pending.splice(0)) flush();
+    expect(store.tape.map((e) => e.kind)).toEqual(['restart']);
   });
 });

@@ -1,9 +1,13 @@
 import type { Snapshot, Trade, TradeBatch } from '@tickdeck/protocol';
 
-/** One line of the trade tape: a trade, or a mark where trades were lost. */
+/**
+ * One line of the trade tape: a trade, a mark where a symbol's trades were lost, or a mark where
+ * the gateway started a new epoch (everything before it was cleared).
+ */
 export type TapeEntry =
   | { kind: 'trade'; key: string; symbol: string; trade: Trade; notional: number; large: boolean }
-  | { kind: 'gap'; key: string; symbol: string; ts: number };
+  | { kind: 'gap'; key: string; symbol: string; ts: number }
+  | { kind: 'restart'; key: string; ts: number };
 
 /** Default large-trade threshold, USD notional (price × size). */
 export const DEFAULT_LARGE_TRADE = 500_000;
@@ -23,8 +27,8 @@ export interface TradeStoreOptions {
 
 /**
  * Trades as the dashboard sees them: the tape (newest first, bounded) and, per symbol, the seq
- * of the last trade applied, so that a resubscribe asks for exactly what it missed (`since`)
- * and nothing is shown twice.
+ * of the last trade applied, in the epoch of the latest ack, so that a resubscribe asks for
+ * exactly what it missed (`{epoch, since}`) and nothing is shown twice.
  */
 export class TradeStore {
   /** Newest first, at most `limit` lines. */
@@ -37,6 +41,7 @@ export class TradeStore {
   #now: () => number;
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping for `since`, never rendered
   #lastSeq = new Map<string, number>();
+  #epoch: string | undefined;
   /** Accepted but not yet on the tape, oldest first. */
   #pending: TapeEntry[] = [];
   #scheduled = false;
@@ -55,14 +60,26 @@ export class TradeStore {
     return this.#lastSeq.get(symbol);
   }
 
-  /** The `since` of a resubscribe: every symbol whose trades we have followed. */
+  /** The epoch the held seqs count in, from the latest ack; `undefined` before the first. */
+  get epoch(): string | undefined {
+    return this.#epoch;
+  }
+
+  /** The `since` of a resubscribe (send it with {@link epoch}): every symbol whose trades we have followed. */
   since(): Record<string, number> {
     return Object.fromEntries(this.#lastSeq);
   }
 
-  /** Applies a live batch; trades at or below the last seq held are repeats and skipped. */
+  /**
+   * Applies a live batch; trades at or below the last seq held are repeats and skipped. A batch
+   * with `gap` (trades came faster than the gateway keeps them) is marked on the tape first.
+   */
   applyBatch(batch: TradeBatch): Trade[] {
     const accepted: Trade[] = [];
+    if (batch.gap) {
+      this.#pending.push({ kind: 'gap', key: `gap:${++this.#gapCount}`, symbol: batch.symbol, ts: this.#now() });
+      this.#soon();
+    }
     let last = this.#lastSeq.get(batch.symbol);
     const threshold = this.#largeTrade();
     for (const trade of batch.trades) {
@@ -89,23 +106,28 @@ export class TradeStore {
   /**
    * A subscribe ack: its `trades` fill the gap since our `since` (applied once, like live ones),
    * `gaps` lists symbols whose missed trades are gone (marked on the tape), and each snapshot's
-   * `tradeSeq` is where live trades continue. A snapshot behind what we hold means the gateway
-   * restarted and counts from 1 again: its trades are new, and what we missed is a gap.
+   * `tradeSeq` is where live trades continue. An ack of another epoch than the one held (the
+   * gateway restarted) clears the tape and the seqs: the old run's trades do not continue into
+   * the new one, whatever their seqs, and nothing of the two is shown side by side.
    */
-  applyAck(ack: { snapshots: readonly Snapshot[]; trades: readonly TradeBatch[]; gaps: readonly string[] }): void {
-    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local, never rendered
-    const restarted = new Set<string>();
-    for (const s of ack.snapshots) {
-      const held = this.#lastSeq.get(s.symbol);
-      if (held !== undefined && s.tradeSeq < held) {
-        restarted.add(s.symbol);
-        this.#lastSeq.set(s.symbol, s.tradeSeq);
+  applyAck(ack: {
+    epoch?: string;
+    snapshots: readonly Snapshot[];
+    trades: readonly TradeBatch[];
+    gaps: readonly string[];
+  }): void {
+    const epoch = ack.epoch ?? ack.snapshots[0]?.epoch;
+    const restarted = epoch !== undefined && this.#epoch !== undefined && epoch !== this.#epoch;
+    if (epoch !== undefined) this.#epoch = epoch;
+    if (restarted) {
+      this.#lastSeq.clear();
+      this.tape = [];
+      this.#pending = [{ kind: 'restart', key: `restart:${++this.#gapCount}`, ts: this.#now() }];
+    } else {
+      for (const batch of ack.trades) this.applyBatch(batch);
+      for (const symbol of ack.gaps) {
+        this.#pending.push({ kind: 'gap', key: `gap:${++this.#gapCount}`, symbol, ts: this.#now() });
       }
-    }
-    for (const batch of ack.trades) if (!restarted.has(batch.symbol)) this.applyBatch(batch);
-    const gapped = [...ack.gaps, ...[...restarted].filter((s) => !ack.gaps.includes(s))];
-    for (const symbol of gapped) {
-      this.#pending.push({ kind: 'gap', key: `gap:${++this.#gapCount}`, symbol, ts: this.#now() });
     }
     for (const s of ack.snapshots) {
       this.#lastSeq.set(s.symbol, Math.max(this.#lastSeq.get(s.symbol) ?? 0, s.tradeSeq));

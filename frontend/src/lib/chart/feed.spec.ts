@@ -46,6 +46,29 @@ describe(ChartFeed.name, () => {
     expect(history).toHaveBeenLastCalledWith('AAPL', 61);
   });
 
+  it('starts every line over on reset, and drops a backfill the reset overtook', async () => {
+    const pending: ((points: Point[]) => void)[] = [];
+    const history = vi.fn((): Promise<Point[]> => new Promise((r) => pending.push(r)));
+    const feed = new ChartFeed(history);
+    const series = feed.open('AAPL', 60_000);
+    pending.shift()!([{ x: 1000, y: 10 }]);
+    await vi.waitFor(() => expect(series.backfilling).toBe(false));
+    feed.resync(); // a backfill of the old run in flight...
+    feed.reset(); // ...when the epoch changes
+    expect(series.points).toEqual([]);
+    expect(history).toHaveBeenLastCalledWith('AAPL', 60);
+    feed.apply([{ symbol: 'AAPL', ts: 9000, last: 30 }]);
+    const [stale, fresh] = pending.splice(0);
+    stale!([{ x: 2000, y: 11 }]);
+    expect(series.backfilling).toBe(true);
+    fresh!([{ x: 8000, y: 29 }]);
+    await vi.waitFor(() => expect(series.backfilling).toBe(false));
+    expect(series.points).toEqual([
+      { x: 8000, y: 29 },
+      { x: 9000, y: 30 },
+    ]);
+  });
+
   it('keeps the live line when history cannot be loaded', async () => {
     const feed = new ChartFeed(async () => {
       throw new Error('HTTP 503');

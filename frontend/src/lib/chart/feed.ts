@@ -12,8 +12,9 @@ export interface PricePoint {
 
 /**
  * The series of every open chart: backfilled from history when opened, fed by the quotes the
- * market store accepted (so never one at or below a snapshot's seq), and topped up from history
- * after a reconnect so the line bridges the outage. Plain TypeScript: chart data is not state.
+ * market store accepted (so never one at or below a snapshot's seq), topped up from history
+ * after a reconnect so the line bridges the outage, and drawn again from history when the
+ * gateway's epoch changed. Plain TypeScript: chart data is not state.
  */
 export class ChartFeed {
   #series = new Map<string, PriceSeries>();
@@ -25,16 +26,12 @@ export class ChartFeed {
     this.#now = now;
   }
 
-  /** Opens (or re-windows) the chart of `symbol` and starts its backfill. */
+  /**
+   * Opens the chart of `symbol` (a new series, replacing any) and starts its backfill. A window
+   * change closes the chart and opens it again, so it refetches.
+   */
   open(symbol: string, windowMs: number): PriceSeries {
-    let series = this.#series.get(symbol);
-    if (series) {
-      const grew = windowMs > series.windowMs;
-      series.setWindow(windowMs);
-      if (grew) this.#backfill(symbol, series, windowMs);
-      return series;
-    }
-    series = new PriceSeries(windowMs);
+    const series = new PriceSeries(windowMs);
     this.#series.set(symbol, series);
     this.#backfill(symbol, series, windowMs);
     return series;
@@ -68,14 +65,25 @@ export class ChartFeed {
     }
   }
 
+  /**
+   * A new epoch: every line held (and any backfill in flight) is another run's. Each chart starts
+   * over from the new run's history, and from the quotes applied after this.
+   */
+  reset(): void {
+    for (const [symbol, series] of this.#series) {
+      series.clear();
+      this.#backfill(symbol, series, series.windowMs);
+    }
+  }
+
   #backfill(symbol: string, series: PriceSeries, windowMs: number): void {
     if (series.backfilling) return;
-    series.beginBackfill();
+    const ticket = series.beginBackfill();
     const seconds = Math.max(1, Math.ceil(windowMs / 1000));
     this.#loadHistory(symbol, seconds).then(
-      (points) => series.completeBackfill(points),
+      (points) => series.completeBackfill(points, ticket),
       // No history (gateway gone again): the live points continue the line anyway.
-      () => series.completeBackfill([]),
+      () => series.completeBackfill([], ticket),
     );
   }
 }

@@ -25,7 +25,7 @@ export interface PriceChartOptions {
   decimals: number;
 }
 
-/** Every live chart by symbol: for the page's test hook and nothing else. */
+/** Every live chart by symbol: for the page's test hook (the `e2e` build) and nothing else. */
 export const liveCharts = new Map<string, Chart<'line', Point[]>>();
 
 // Redraws are coalesced per animation frame and spread over frames: a `quotes` frame touching
@@ -146,7 +146,7 @@ export function priceChart({ feed, symbol, windowMs, decimals }: PriceChartOptio
       },
     };
     const chart = new Chart(canvas, config);
-    liveCharts.set(symbol, chart);
+    if (import.meta.env.MODE === 'e2e') liveCharts.set(symbol, chart);
 
     const redraw = () => {
       const last = series.lastX;

@@ -21,9 +21,9 @@ describe(PriceSeries.name, () => {
     const s = new PriceSeries(10_000);
     for (let t = 0; t <= 20_000; t += 1000) s.push(t, t / 1000);
     expect(xs(s)).toEqual([10_000, 11_000, 12_000, 13_000, 14_000, 15_000, 16_000, 17_000, 18_000, 19_000, 20_000]);
-
-    s.setWindow(3000);
-    expect(xs(s)).toEqual([17_000, 18_000, 19_000, 20_000]);
+    const short = new PriceSeries(3000);
+    for (let t = 0; t <= 20_000; t += 1000) short.push(t, t / 1000);
+    expect(xs(short)).toEqual([17_000, 18_000, 19_000, 20_000]);
   });
 
   it('holds at most MAX_POINTS however dense the window', () => {

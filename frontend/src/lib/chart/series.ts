@@ -18,6 +18,8 @@ export class PriceSeries {
   readonly points: Point[] = [];
   #windowMs: number;
   #backfilling = false;
+  /** Counts backfills begun and clears, so a backfill that a clear overtook lands nowhere. */
+  #ticket = 0;
   #buffered: Point[] = [];
   #listeners = new Set<() => void>();
 
@@ -57,16 +59,22 @@ export class PriceSeries {
     return true;
   }
 
-  /** A backfill starts: live points are held back until {@link completeBackfill}. */
-  beginBackfill(): void {
+  /**
+   * A backfill starts: live points are held back until {@link completeBackfill}. Returns its
+   * ticket, for `completeBackfill`.
+   */
+  beginBackfill(): number {
     this.#backfilling = true;
+    return ++this.#ticket;
   }
 
   /**
    * Merges `history` (oldest first) after what is held, then the live points that arrived
-   * meanwhile; anything not newer than the newest point is dropped.
+   * meanwhile; anything not newer than the newest point is dropped. With the `ticket` of a
+   * backfill begun before the latest {@link clear} or backfill, does nothing.
    */
-  completeBackfill(history: readonly Point[]): void {
+  completeBackfill(history: readonly Point[], ticket?: number): void {
+    if (ticket !== undefined && ticket !== this.#ticket) return;
     this.#backfilling = false;
     const buffered = this.#buffered;
     this.#buffered = [];
@@ -76,10 +84,15 @@ export class PriceSeries {
     this.#changed();
   }
 
-  /** Changes the window; a shorter one trims at once. */
-  setWindow(windowMs: number): void {
-    this.#windowMs = windowMs;
-    this.#trim();
+  /**
+   * Drops every point, the held-back live ones and the backfill in flight (its result will be
+   * ignored): the line starts over, e.g. when the gateway's run changed under it.
+   */
+  clear(): void {
+    this.points.length = 0;
+    this.#buffered = [];
+    this.#backfilling = false;
+    this.#ticket++;
     this.#changed();
   }
 

@@ -1,13 +1,19 @@
-import { ErrorCode, type ClientToServerEvents, type ServerToClientEvents } from '@tickdeck/protocol';
+import { ErrorCode, type ClientToServerEvents, type NodeEvents, type ServerToClientEvents } from '@tickdeck/protocol';
 import type { Socket } from 'socket.io';
-import type { ConnectionGate } from './connection-gate.js';
+import { handshakeToken, type ConnectionGate } from './connection-gate.js';
 import { TokenBucket } from './rate-limiter.js';
 import type { RefusalLog } from './refusal-log.js';
 import { AuthError, type ViewerAuth } from './viewer-auth.js';
 
-type AnySocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+/** What the viewer session keeps on a `/market` socket's `data`. */
+export interface ViewerSessionData {
+  /** When the viewer's JWT expires, epoch ms; unset for a static token or no auth. */
+  expiresAt?: number;
+}
 
-export interface ViewerGuardLimits {
+type AnySocket = Socket<ClientToServerEvents, ServerToClientEvents, NodeEvents, ViewerSessionData>;
+
+export interface ViewerSessionLimits {
   messagesPerSecond: number;
   messageBurst: number;
 }
@@ -23,12 +29,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * expiry mid-session. What is decided per connection (Origin, caps, frames, CONNECTs) is the
  * {@link ConnectionGate}'s.
  */
-export class ViewerGuard {
+export class ViewerSession {
   constructor(
     private readonly gate: ConnectionGate,
     private readonly auth: ViewerAuth,
     private readonly refusals: RefusalLog,
-    private readonly limits: ViewerGuardLimits,
+    private readonly limits: ViewerSessionLimits,
   ) {}
 
   /** `/market` namespace middleware: the handshake's `auth.token`, when auth is on. */
@@ -38,11 +44,9 @@ export class ViewerGuard {
     if ('token' in socket.handshake.query) {
       return refuse('tokens are accepted in the handshake auth (auth.token), never in the query string');
     }
-    const auth: unknown = socket.handshake.auth;
-    const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
-    this.auth.verify(token).then(
+    this.auth.verify(handshakeToken(socket)).then(
       (grant) => {
-        (socket.data as { expiresAt?: number }).expiresAt = grant.expiresAt;
+        socket.data.expiresAt = grant.expiresAt;
         next();
       },
       (err: unknown) => refuse(err instanceof AuthError ? err.message : 'invalid token'),
@@ -87,7 +91,7 @@ export class ViewerGuard {
       }
       next();
     });
-    const expiresAt = (socket.data as { expiresAt?: number }).expiresAt;
+    const expiresAt = socket.data.expiresAt;
     if (expiresAt !== undefined) this.expireAt(socket, expiresAt);
   }
 

@@ -1,0 +1,215 @@
+// What every scenario of one run shares: the configuration, the results being filled in, the
+// log, and the servers, client pools and helper processes it starts (all registered, so none
+// outlives the run).
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { DEFAULT_INSTRUMENTS } from '@tickdeck/protocol';
+import { ClientPool, symbolSets } from './client-pool.mjs';
+import { ROOT, SERVER_DEFS } from './config.mjs';
+import { LiveProcesses } from './live-processes.mjs';
+import { fmt, measureWindow } from './measure.mjs';
+import { newResults } from './results.mjs';
+import { ServerProc, freePort } from './server-proc.mjs';
+
+/** @typedef {import('./config.mjs').BenchConfig} BenchConfig */
+/** @typedef {import('./config.mjs').ServerKey} ServerKey */
+/** @typedef {import('./results.mjs').Measurement} Measurement */
+
+export class BenchRun {
+  /**
+   * @param {{ cfg: BenchConfig, name: string, quick: boolean, scenarios: string[] }} o
+   *   `name`: the results' file stem (profiles are named after it too)
+   */
+  constructor({ cfg, name, quick, scenarios }) {
+    this.cfg = cfg;
+    this.name = name;
+    this.quick = quick;
+    this.scenarios = scenarios;
+    this.t0 = performance.now();
+    this.results = newResults(cfg);
+    this.errors = this.results.errors;
+    this.warnings = this.results.warnings;
+    this.live = new LiveProcesses();
+    const symbols = DEFAULT_INSTRUMENTS.map((i) => i.symbol);
+    /** The symbol sets clients subscribe to, in turn. */
+    this.symbolSets = symbolSets(
+      symbols,
+      cfg.symbolsPerClient,
+      cfg.subsets,
+      cfg.subsets === 'random' ? 1000 : symbols.length,
+    );
+  }
+
+  /** @param {string} msg */
+  log(msg) {
+    console.log(`[${((performance.now() - this.t0) / 1000).toFixed(1).padStart(6)}s] ${msg}`);
+  }
+
+  /** Seconds since the run started, to 0.1 s. */
+  elapsedSeconds() {
+    return Math.round((performance.now() - this.t0) / 100) / 10;
+  }
+
+  /**
+   * Runs one scenario step, recording (not throwing) its error.
+   * @param {string} what @param {() => Promise<void>} fn
+   */
+  async guarded(what, fn) {
+    try {
+      await fn();
+    } catch (err) {
+      const msg = `${what}: ${/** @type {Error} */ (err).message}`;
+      this.errors.push(msg);
+      this.log(`ERROR ${msg}`);
+    }
+  }
+
+  /**
+   * Starts a server under test on a free port and waits until it is ready.
+   * @param {ServerKey} key @param {{ feedRate: number, env?: Record<string, string> }} o
+   */
+  async startServer(key, o) {
+    const { cfg, results } = this;
+    const def = SERVER_DEFS[key];
+    const port = await freePort();
+    const server = new ServerProc({
+      name: key,
+      script: def.script,
+      port,
+      rssLimitKB: cfg.rssLimitKB,
+      env: {
+        HOST: cfg.host,
+        PORT: String(port),
+        FEED_RATE: String(o.feedRate),
+        FEED_SEED: String(cfg.feedSeed),
+        THROTTLE_TIERS_MS: cfg.tiersMs.join(','),
+        LOG_LEVEL: 'warn',
+        NODE_ENV: 'production',
+        // Every load-generator client comes from 127.0.0.1: lift the per-address cap (peers ignore it).
+        MAX_CONNECTIONS: '1000000',
+        MAX_CONNECTIONS_PER_IP: '1000000',
+        ...(cfg.tradeProbability === null ? {} : { FEED_TRADE_PROBABILITY: String(cfg.tradeProbability) }),
+        ...o.env,
+      },
+    });
+    this.live.servers.add(server);
+    try {
+      await server.waitReady(cfg.readyTimeoutMs);
+    } catch (err) {
+      await this.stopServer(server);
+      throw err;
+    }
+    const built = statSync(def.script).mtime.toISOString();
+    const prev = results.servers[key];
+    if (prev && prev.scriptModified !== built) {
+      this.warnings.push(
+        `${key}: ${relative(ROOT, def.script)} changed during the run (${prev.scriptModified} -> ${built}): its rows mix two builds`,
+      );
+    }
+    results.servers[key] = {
+      label: def.label,
+      script: relative(ROOT, def.script),
+      // which build of ours was measured: the gateway is rebuilt often
+      scriptModified: built,
+      readyBy: server.readyBy,
+    };
+    return server;
+  }
+
+  /** @param {ServerProc} server */
+  async stopServer(server) {
+    await server.stop();
+    this.live.servers.delete(server);
+  }
+
+  newPool() {
+    const { cfg } = this;
+    const pool = new ClientPool({ workers: cfg.workers, transport: cfg.transport, sampleEvery: cfg.sampleEvery });
+    this.live.pools.add(pool);
+    return pool;
+  }
+
+  /** @param {ClientPool} pool */
+  async closePool(pool) {
+    await pool.close();
+    this.live.pools.delete(pool);
+  }
+
+  /**
+   * Connects `count` more clients of `pool` to `server`, at `tierMs`; logs the failures.
+   * @param {ClientPool} pool @param {ServerProc} server @param {number} count @param {number} tierMs
+   */
+  async addClients(pool, server, count, tierMs) {
+    const { cfg } = this;
+    const naive = server.name === 'naive';
+    const r = await pool.add(count, {
+      host: cfg.host,
+      port: server.port,
+      symbolSets: this.symbolSets,
+      throttleMs: tierMs,
+      concurrency: cfg.connectConcurrency,
+      deadlineMs: naive ? cfg.naive.connectDeadlineMs : cfg.connectDeadlineMs,
+      timeoutMs: naive ? cfg.naive.handshakeTimeoutMs : cfg.handshakeTimeoutMs,
+    });
+    if (r.failed > 0) {
+      const why = r.errors.length > 0 ? r.errors.join('; ') : 'not attempted before the connect deadline';
+      this.log(`  ${r.failed} of ${count} clients failed to connect: ${why}`);
+    }
+    return r;
+  }
+
+  /**
+   * One measurement window (see measure.mjs).
+   * @param {ServerProc} server @param {ClientPool} pool @param {number} windowMs
+   * @param {number | null} owedPerSec quotes/s the subscriptions are owed (null: not a throttled server)
+   */
+  measure(server, pool, windowMs, owedPerSec) {
+    return measureWindow(server, pool, windowMs, owedPerSec, this.cfg.probeTimeoutMs);
+  }
+
+  /** @param {Measurement} m */
+  fmt(m) {
+    return fmt(m, this.cfg.otherLoadWarnPct);
+  }
+
+  /**
+   * Quotes per second a throttled server owes `clients` subscribers (every symbol moves within
+   * every tier interval at this feed rate).
+   * @param {number} clients
+   */
+  owed(clients) {
+    return (clients * this.cfg.symbolsPerClient * 1000) / this.cfg.tierMs;
+  }
+
+  /**
+   * Runs a Node script to its end within `timeoutMs` (then SIGKILL), collecting its output.
+   * @param {string} script @param {string[]} argv @param {number} timeoutMs
+   * @returns {Promise<{ code: number | string | null, out: string, err: string }>} code: exit code or signal
+   */
+  async runNode(script, argv, timeoutMs) {
+    const child = spawn(process.execPath, [script, ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.live.others.add(child);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    /** @type {number | string | null} */
+    const code = await new Promise((resolve) => child.once('exit', (c, sig) => resolve(sig ?? c)));
+    clearTimeout(timer);
+    this.live.others.delete(child);
+    return { code, out, err };
+  }
+
+  /**
+   * Runs `tickdeck-sim` to completion within `timeoutMs`; rejects on a non-zero exit.
+   * @param {string[]} argv @param {number} timeoutMs @returns {Promise<string>} its stdout
+   */
+  async sim(argv, timeoutMs) {
+    const { code, out, err } = await this.runNode(join(ROOT, 'simulator/bin/tickdeck-sim.js'), argv, timeoutMs);
+    if (code !== 0)
+      throw new Error(`tickdeck-sim ${argv[0]} exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
+    return out;
+  }
+}

@@ -1,0 +1,199 @@
+// The command line of `npm run bench` and every knob of one run (recorded in its results).
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+/** The repository root, with a trailing separator. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export const HELP = `usage: node bench/run.mjs [options]
+
+  --quick               smoke run in under 60 s (CI); exits 1 if any scenario errors
+  --servers LIST        comma-separated subset of: ours,plain,limit,naive (default: all)
+  --scenarios LIST      comma-separated subset of: ingest,ingest-feed,fanout,ramp,memory,cluster,browser (default: all)
+                        (cluster: ours on one node vs two nodes over Redis, same clients; needs
+                        redis-server on the PATH, skipped with a message without it)
+                        (ingest-feed: ticks/s accepted end to end through /feed, tickdeck-sim
+                        replay --speed max into ours with FEED=external; needs ours)
+                        (browser: the dashboard in headless /usr/bin/chromium, 8 charts at the
+                        100 ms tier for 30 s, 5 s with --quick: median fps, longest main-thread
+                        task, JS bundle gzipped; bench/browser.mjs; needs ours)
+  --transport ws|raw    lean client transport (default: raw; ws = the ws library)
+  --workers N           load-generator processes (default: 2)
+  --subsets rotate|random  how clients pick 10 of 20 symbols (default: rotate: 20 distinct sets)
+  --trade-probability P share of ticks that are trades, passed to every server as
+                        FEED_TRADE_PROBABILITY (default: unset, the simulator's 0.3)
+  --profile             CPU-profile every server during its fan-out window (distorts that
+                        window: for diagnosis, not for the table); bench/results/*.cpuprofile
+  --out DIR             where latest.json / latest.md go (default: bench/results)
+  --name NAME           file stem (default: "latest", or "quick" with --quick, so a smoke
+                        run never overwrites the full results)
+  -h, --help            this text
+
+Environment: BENCH_RSS_LIMIT_MB (default 4096) kills a server whose RSS passes it (reported
+as overloaded, not as an error).`;
+
+/** The servers under test. Ours is the product; the rest are the baselines in bench/peers/. */
+export const SERVER_DEFS = {
+  ours: { label: 'ours (NestJS gateway)', script: join(ROOT, 'backend/dist/main.js') },
+  plain: { label: 'plain Socket.IO (peer)', script: join(ROOT, 'bench/peers/plain-socketio.mjs') },
+  limit: { label: 'the limit: pre-framed ws (peer)', script: join(ROOT, 'bench/peers/limit-ws.mjs') },
+  naive: { label: 'naive Socket.IO, no throttle (peer)', script: join(ROOT, 'bench/peers/naive-socketio.mjs') },
+};
+
+/** @typedef {keyof typeof SERVER_DEFS} ServerKey */
+
+/** @param {string} key @returns {key is ServerKey} */
+export function isServerKey(key) {
+  return Object.hasOwn(SERVER_DEFS, key);
+}
+
+/** A bad command line: the CLI prints it with the help text and exits 1. */
+export class UsageError extends Error {}
+
+/**
+ * @typedef {object} CliOptions
+ * @property {boolean} quick
+ * @property {ServerKey[]} servers  in the order given
+ * @property {string[]} scenarios
+ * @property {string} out   directory of the results
+ * @property {string} name  file stem of the results
+ * @property {BenchConfig} cfg
+ */
+
+/**
+ * Parses and checks the command line. @param {string[]} argv
+ * @returns {CliOptions | null} null when the help text was asked for
+ * @throws {UsageError}
+ */
+export function parseCli(argv) {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: 'boolean', default: false },
+        servers: { type: 'string', default: 'ours,plain,limit,naive' },
+        scenarios: { type: 'string', default: 'ingest,ingest-feed,fanout,ramp,memory,cluster,browser' },
+        transport: { type: 'string', default: 'raw' },
+        workers: { type: 'string', default: '2' },
+        subsets: { type: 'string', default: 'rotate' },
+        'trade-probability': { type: 'string' },
+        profile: { type: 'boolean', default: false },
+        out: { type: 'string', default: join(ROOT, 'bench/results') },
+        name: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (err) {
+    throw new UsageError(/** @type {Error} */ (err).message);
+  }
+  if (values.help) return null;
+  const quick = values.quick;
+  const tp = values['trade-probability'];
+  const tradeProbability = tp === undefined ? null : Number(tp);
+  if (tradeProbability !== null && !(tradeProbability >= 0 && tradeProbability <= 1)) {
+    throw new UsageError('--trade-probability must be between 0 and 1');
+  }
+  const workers = Number(values.workers);
+  const { transport, subsets } = values;
+  if (
+    !(transport === 'ws' || transport === 'raw') ||
+    !(subsets === 'rotate' || subsets === 'random') ||
+    !(workers >= 1 && workers <= 16)
+  ) {
+    throw new UsageError('bad --transport, --subsets or --workers');
+  }
+  /** @type {ServerKey[]} */
+  const servers = [];
+  for (const s of values.servers.split(',').filter(Boolean)) {
+    if (!isServerKey(s)) throw new UsageError(`unknown server ${s}`);
+    servers.push(s);
+  }
+  return {
+    quick,
+    servers,
+    scenarios: values.scenarios.split(',').filter(Boolean),
+    out: values.out,
+    name: values.name ?? (quick ? 'quick' : 'latest'),
+    cfg: benchConfig({ quick, subsets, transport, workers, tradeProbability, profile: values.profile }),
+  };
+}
+
+/**
+ * Every knob of the run, recorded in the results.
+ * @param {{ quick: boolean, subsets?: 'rotate' | 'random', transport?: 'ws' | 'raw', workers?: number,
+ *   tradeProbability?: number | null, profile?: boolean }} o
+ */
+export function benchConfig({
+  quick,
+  subsets = 'rotate',
+  transport = 'raw',
+  workers = 2,
+  tradeProbability = null,
+  profile = false,
+}) {
+  return {
+    mode: quick ? 'quick' : 'full',
+    host: '127.0.0.1',
+    feedRate: 20_000,
+    feedSeed: 42,
+    tiersMs: [100, 250, 1000],
+    tierMs: 100,
+    symbolsPerClient: 10,
+    subsets,
+    transport,
+    workers,
+    sampleEvery: 20,
+    fanoutClients: quick ? 200 : 1000,
+    warmupMs: quick ? 700 : 3000,
+    windowMs: quick ? 1500 : 8000,
+    ramp: {
+      servers: /** @type {ServerKey[]} */ (['ours', 'limit', 'plain']),
+      /** Equal to fanoutClients: the fan-out measurement is the ramp's first step. */
+      startClients: quick ? 200 : 200,
+      maxClients: quick ? 400 : 12_000,
+      maxSteps: quick ? 2 : 12,
+      bisections: quick ? 0 : 2,
+      /** windows re-measured when one is over the bound */
+      confirmations: quick ? 0 : 1,
+      warmupMs: quick ? 700 : 2000,
+      windowMs: quick ? 1500 : 5000,
+      halfLoad: !quick,
+      /** p99 bound: 100 ms + the tier */
+      boundMs: 100 + 100,
+      /** share of the owed quotes a step must deliver to count as held */
+      minDelivered: 0.95,
+    },
+    memory: {
+      clients: quick ? 300 : 5000,
+      /** A quiet market: the clients are idle subscribers, the feed still runs. */
+      feedRate: 2,
+      tierMs: 1000,
+      settleMs: quick ? 800 : 4000,
+    },
+    /** The naive peer drowns at any fan-out: its connect phase gets a short, fixed budget. */
+    naive: { connectDeadlineMs: quick ? 3000 : 10_000, handshakeTimeoutMs: quick ? 3000 : 5000 },
+    connectConcurrency: 64,
+    /** A drowning server answers the probe late or never: do not wait long for it. */
+    probeTimeoutMs: quick ? 1000 : 3000,
+    /** How long to wait for another run's lock and for a quiet machine before starting. */
+    waitForMachineMs: quick ? 60_000 : 600_000,
+    /** A window during which other processes used more than this (% of one core) is flagged. */
+    otherLoadWarnPct: 15,
+    connectDeadlineMs: quick ? 10_000 : 30_000,
+    handshakeTimeoutMs: 10_000,
+    machineCores: os.cpus().length,
+    /** Set with --trade-probability: passed to every server as FEED_TRADE_PROBABILITY. */
+    tradeProbability,
+    profile,
+    readyTimeoutMs: 30_000,
+    rssLimitKB: Number(process.env.BENCH_RSS_LIMIT_MB ?? 4096) * 1024,
+    ingestTimeoutMs: quick ? 25_000 : 180_000,
+    /** End-to-end ingest: a recording of this many ticks/s over this many seconds, replayed at max speed. */
+    ingestFeed: { rate: 200_000, seconds: quick ? 1 : 5, batch: 5000, inFlight: 4, seed: 42 },
+  };
+}
+
+/** @typedef {ReturnType<typeof benchConfig>} BenchConfig */

@@ -1,0 +1,150 @@
+// The results of one run: their shape (latest.json, read back by report.mjs), the warnings
+// derived from them, and the two files they are written to.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { renderMarkdown } from './report.mjs';
+
+/** @typedef {import('./config.mjs').BenchConfig} BenchConfig */
+
+/**
+ * One measurement window (a fan-out, a ramp step, a half-load window).
+ * @typedef {object} Measurement
+ * @property {number} clients             clients open at the end of the window
+ * @property {number} updatesPerSec       quotes delivered per second, all clients
+ * @property {number | null} deliveredRatio  of the quotes owed (null: not a throttled server)
+ * @property {number} framesPerSec        `quotes` frames per second
+ * @property {number} quotesPerFrame
+ * @property {number} tradeFramesPerSec
+ * @property {number} allFramesPerSec
+ * @property {number} mbPerSec
+ * @property {number | null} latencyP50Ms feed `ts` to receipt
+ * @property {number | null} latencyP99Ms
+ * @property {number | null} latencyMaxMs
+ * @property {number} latencySamples
+ * @property {number | null} serverCpuPct  % of one core
+ * @property {number | null} serverRssMB
+ * @property {number | null} eldP99Ms      event-loop delay
+ * @property {number | null} eldMaxMs
+ * @property {number} clientCpuPct        the load generator, % of one core
+ * @property {number} clientSysPct
+ * @property {number} disconnects
+ * @property {number} windowMs
+ * @property {number | null} otherLoadPct  CPU other processes used during the window, % of one core
+ * @property {string | undefined} overloaded  why the watchdog killed the server, if it did
+ * @property {string | null} [profile]    the window's CPU profile (--profile)
+ * @property {number} [connectFailures]
+ * @property {boolean} [within]           ramp: held the bound
+ * @property {boolean} [retried]          ramp: the second window of one over the bound
+ * @property {boolean} [bisect]           ramp: a bisection step
+ */
+
+/**
+ * A ramp step that never got measured: adding its clients failed.
+ * @typedef {{ clients: number, connectFailures: number, within: false, note: string }} FailedStep
+ */
+
+/**
+ * @typedef {object} RampResult
+ * @property {number} boundMs
+ * @property {number} maxClientsHeld
+ * @property {number | null} firstClientsOverBound
+ * @property {boolean} capped  held up to the ramp's client cap
+ * @property {number} maxUpdatesPerSecWithinBound
+ * @property {number} maxFramesPerSecWithinBound
+ * @property {{ clients: number, serverCpuPct: number | null, clientCpuPct: number, latencyP99Ms: number | null } | null} atBest
+ * @property {(Measurement | FailedStep)[]} steps
+ * @property {Measurement & { ofMaxUpdates: number | null }} [halfLoad]
+ */
+
+/**
+ * @typedef {object} MemoryResult
+ * @property {number} clients
+ * @property {number} connectFailures
+ * @property {boolean} gc  the server collected garbage before the reading
+ * @property {number} baselineRssMB
+ * @property {number} rssMB
+ * @property {number} perConnKB
+ * @property {number | null} heapPerConnKB
+ */
+
+/** @typedef {{ label: string, script: string, scriptModified: string, readyBy: string }} ServerInfo */
+
+/** A scenario that did not produce figures, and why. @typedef {{ status: 'not run' | 'skipped', reason?: string }} NotRun */
+
+/** @param {BenchConfig} cfg */
+export function newResults(cfg) {
+  return {
+    date: new Date().toISOString(),
+    machine: {
+      cores: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      totalMemMB: Math.round(os.totalmem() / 2 ** 20),
+    },
+    config: cfg,
+    /** @type {Record<string, ServerInfo>} */
+    servers: {},
+    /** @type {NotRun | ({ status: 'ok' } & Record<string, unknown>)} the JSON line of bench/ingest-micro.mjs */
+    ingestMicro: { status: 'not run' },
+    /** @type {NotRun | import('../scenarios/ingest-feed.mjs').IngestFeedResult} */
+    ingestFeed: { status: 'not run' },
+    /** @type {NotRun | Awaited<ReturnType<typeof import('../browser.mjs').runBrowserBench>>} */
+    browser: { status: 'not run' },
+    /** @type {Record<string, Measurement>} */
+    fanout: {},
+    /** @type {Record<string, RampResult>} */
+    ramp: {},
+    /** @type {Record<string, MemoryResult>} */
+    memory: {},
+    /** @type {NotRun | import('../scenarios/cluster.mjs').ClusterResult} */
+    cluster: { status: 'not run' },
+    /** @type {ReturnType<typeof import('./report.mjs').evaluateTargets>} */
+    targets: [],
+    /** @type {string[]} scenario errors: the run exits 1 when there is any */
+    errors: [],
+    /** @type {string[]} not errors (CI does not fail on them) but reasons to distrust a figure */
+    warnings: [],
+    /** @type {number | null} */
+    otherLoadAtStartPct: null,
+    wallSeconds: 0,
+  };
+}
+
+/** @typedef {ReturnType<typeof newResults>} Results */
+
+/**
+ * The warning for windows measured while other processes used more than `warnPct` % of a core,
+ * or null when there were none.
+ * @param {Results} results @param {number} warnPct
+ */
+export function otherLoadWarning(results, warnPct) {
+  /** @type {{ what: string, pct: number }[]} */
+  const loaded = [];
+  /** @param {string} what @param {number | null | undefined} pct */
+  const check = (what, pct) => {
+    if (pct != null && pct > warnPct) loaded.push({ what, pct });
+  };
+  for (const [k, m] of Object.entries(results.fanout)) check(`${k} fan-out`, m.otherLoadPct);
+  for (const [k, r] of Object.entries(results.ramp))
+    for (const m of r.steps) check(`${k} ramp @ ${m.clients}`, 'otherLoadPct' in m ? m.otherLoadPct : undefined);
+  if (loaded.length === 0) return null;
+  return `other processes used > ${warnPct} % of a core during ${loaded.length} window(s) (${loaded
+    .slice(0, 4)
+    .map(({ what, pct }) => `${what}: ${pct} %`)
+    .join(', ')}${loaded.length > 4 ? ', ...' : ''}): those figures are not comparable`;
+}
+
+/**
+ * Writes `<name>.json` (every figure) and `<name>.md` (the tables) into `dir`.
+ * @param {Results} results @param {string} dir @param {string} name
+ */
+export function writeResults(results, dir, name) {
+  mkdirSync(dir, { recursive: true });
+  const jsonPath = join(dir, `${name}.json`);
+  const mdPath = join(dir, `${name}.md`);
+  writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(mdPath, renderMarkdown(results));
+  return { jsonPath, mdPath };
+}
