@@ -7,7 +7,6 @@ import {
   DEFAULT_THROTTLE_MS,
   DEFAULT_THROTTLE_TIERS_MS,
   LIMITS,
-  quoteRoom,
   tradeRoom,
 } from '@tickdeck/protocol';
 import { MarketSimulator } from '@tickdeck/simulator';
@@ -20,6 +19,16 @@ import { MarketState } from '../../backend/dist/market/market-state.js';
 
 /** Same cadence as the gateway's embedded feed (backend/src/feed/embedded-feed.service.ts). */
 const STEP_MS = 20;
+
+/**
+ * Per-symbol quote room name, as a Socket.IO server without subscription-set groups would use
+ * (the gateway delivers quotes through `g:{TIER}:{id}` groups instead): the baseline peers' only.
+ * @param {string} symbol
+ * @param {number} tierMs
+ */
+export function quoteRoom(symbol, tierMs) {
+  return `q:${symbol}:${tierMs}`;
+}
 
 /** @param {string} name */
 export function peerConfig(name) {

@@ -6,9 +6,17 @@
 // Socket.IO server (no polling, no reconnection state, no binary, no other events).
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { quoteRoom, tradeRoom } from '@tickdeck/protocol';
+import { tradeRoom } from '@tickdeck/protocol';
 import { Sender, WebSocketServer } from 'ws';
-import { PeerMarket, exitOnSignals, parseSubscribe, peerConfig, startFeed, startThrottler } from './common.mjs';
+import {
+  exitOnSignals,
+  parseSubscribe,
+  peerConfig,
+  PeerMarket,
+  quoteRoom,
+  startFeed,
+  startThrottler,
+} from './common.mjs';
 
 const NSP = '/market';
 const PING_INTERVAL_MS = 25_000;

@@ -2,9 +2,9 @@
 // as it arrives, every trade likewise, no throttling, no conflation. It shows what conflation
 // buys; under the fan-out workload it is expected to fall behind.
 import { createServer } from 'node:http';
-import { quoteRoom, tradeRoom } from '@tickdeck/protocol';
+import { tradeRoom } from '@tickdeck/protocol';
 import { Server } from 'socket.io';
-import { PeerMarket, exitOnSignals, parseSubscribe, peerConfig, startFeed } from './common.mjs';
+import { exitOnSignals, parseSubscribe, peerConfig, PeerMarket, quoteRoom, startFeed } from './common.mjs';
 
 const cfg = peerConfig('naive-socketio');
 const market = new PeerMarket();

@@ -3,9 +3,17 @@
 // room `q:{SYMBOL}:{TIER}`, trades batched to `t:{SYMBOL}` at the fastest tier. It shows what
 // our stack costs on top of the library.
 import { createServer } from 'node:http';
-import { quoteRoom, tradeRoom } from '@tickdeck/protocol';
+import { tradeRoom } from '@tickdeck/protocol';
 import { Server } from 'socket.io';
-import { PeerMarket, exitOnSignals, parseSubscribe, peerConfig, startFeed, startThrottler } from './common.mjs';
+import {
+  exitOnSignals,
+  parseSubscribe,
+  peerConfig,
+  PeerMarket,
+  quoteRoom,
+  startFeed,
+  startThrottler,
+} from './common.mjs';
 
 const cfg = peerConfig('plain-socketio');
 const market = new PeerMarket();

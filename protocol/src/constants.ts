@@ -52,14 +52,6 @@ export function isGatewayTradeId(symbol: string, id: string): boolean {
   return true;
 }
 
-/**
- * Per-symbol quote room name. The gateway delivers quotes through subscription-set rooms
- * (`g:{TIER}:{id}`, one frame per set per flush) instead; the baseline peers in bench/ use these.
- */
-export function quoteRoom(symbol: string, tierMs: number): string {
-  return `q:${symbol}:${tierMs}`;
-}
-
 /** Room a socket joins to receive the trades of one symbol. */
 export function tradeRoom(symbol: string): string {
   return `t:${symbol}`;
