@@ -15,8 +15,8 @@ import {
   settledHeapBytes,
   viewers,
 } from './support/engine.js';
-import { longestGap } from './support/cadence.js';
-import { connectViewer, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
+import { bystanderGap as bystanderGapOn } from './support/cadence.js';
+import { startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
 import { until } from './support/until.js';
 
 const FEED_TOKEN = 'review-feed-token';
@@ -76,20 +76,7 @@ describe('security review: one connection, bounded', () => {
   });
   afterAll(() => gw?.stop());
 
-  /** A bystander at the 100 ms tier: its largest gap between quote frames while `fn` runs. */
-  async function bystanderGap(fn: () => Promise<void>): Promise<number> {
-    const b = await connectViewer(gw.url);
-    try {
-      okAck(
-        await b.emitWithAck('subscribe', { symbols: ['AAPL', 'MSFT', 'NVDA', 'BTC-USD', 'ETH-USD'], throttleMs: 100 }),
-      );
-      const gap = await longestGap(b, fn, 300);
-      expect(b.connected).toBe(true);
-      return gap;
-    } finally {
-      b.close();
-    }
-  }
+  const bystanderGap = (fn: () => Promise<void>) => bystanderGapOn(gw.url, fn);
 
   it('finding 1: 12,000 CONNECTs on one polling session leave at most one /market socket, heap bounded, bystander on time', async () => {
     const heapBefore = await settledHeapBytes(gw, 1000);

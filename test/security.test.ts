@@ -4,7 +4,7 @@ import { SignJWT } from 'jose';
 import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { longestGap } from './support/cadence.js';
+import { bystanderGap as bystanderGapOn } from './support/cadence.js';
 import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
 import { until } from './support/until.js';
 
@@ -250,20 +250,7 @@ describe('security: limits', () => {
   });
   afterAll(() => gw?.stop());
 
-  /** A bystander subscribed at 100 ms: its largest gap between quote frames while `fn` runs. */
-  async function bystanderGap(fn: () => Promise<void>): Promise<number> {
-    const b = await connectViewer(gw.url);
-    try {
-      okAck(
-        await b.emitWithAck('subscribe', { symbols: ['AAPL', 'MSFT', 'NVDA', 'BTC-USD', 'ETH-USD'], throttleMs: 100 }),
-      );
-      const gap = await longestGap(b, fn, 300);
-      expect(b.connected).toBe(true);
-      return gap;
-    } finally {
-      b.close();
-    }
-  }
+  const bystanderGap = (fn: () => Promise<void>) => bystanderGapOn(gw.url, fn);
 
   it('flood: 200 subscribes in a second get RATE_LIMITED with retryAfterMs, then a disconnect; others unaffected', async () => {
     const gap = await bystanderGap(async () => {

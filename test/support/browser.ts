@@ -11,14 +11,9 @@ const SCREENSHOTS = fileURLToPath(new URL('../../artifacts/screenshots/', import
 /** Where the dashboard keeps its preferences (frontend/src/lib/prefs.svelte.ts). */
 export const PREFS_KEY = 'tickdeck.prefs.v1';
 
-/** What the page exposes as `window.__tickdeck` (frontend/src/lib/test-hook.ts). */
-export interface PageHook {
-  connection(): string;
-  quoteCount(symbol: string): number;
-  charts(): { symbol: string; points: number; drawn: number; xs: number[] }[];
-  toasts(): { title: string; body: string }[];
-  tape(): number;
-}
+import type { PageHook } from '../../bench/lib/page-hook.js';
+
+export type { PageHook };
 
 /** Launches the system Chromium (never a downloaded one). */
 export function launchBrowser(executablePath: string): Promise<Browser> {

@@ -1,5 +1,5 @@
 import type { Quote } from '@tickdeck/protocol';
-import type { MarketClient } from './gateway.js';
+import { connectViewer, type MarketClient } from './gateway.js';
 import { until } from './until.js';
 
 /** How often the watch's timer runs, ms. */
@@ -85,5 +85,25 @@ export async function longestGap(socket: MarketClient, fn: () => Promise<void>, 
   } finally {
     socket.off('quotes', onQuotes);
     watch.stop();
+  }
+}
+
+/** The five symbols a bystander holds at the fastest default tier while an attack runs. */
+const BYSTANDER_SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'BTC-USD', 'ETH-USD'];
+
+/**
+ * Connects a bystander to the gateway at `url`, subscribed at 100 ms, and returns its longest
+ * silence while `fn` runs (with a 300 ms tail); throws if it was refused or dropped meanwhile.
+ */
+export async function bystanderGap(url: string, fn: () => Promise<void>): Promise<number> {
+  const b = await connectViewer(url);
+  try {
+    const ack = await b.emitWithAck('subscribe', { symbols: BYSTANDER_SYMBOLS, throttleMs: 100 });
+    if (!ack.ok) throw new Error(`bystander: subscribe refused: ${JSON.stringify(ack.error)}`);
+    const gap = await longestGap(b, fn, 300);
+    if (!b.connected) throw new Error('bystander: disconnected while the load ran');
+    return gap;
+  } finally {
+    b.close();
   }
 }
