@@ -136,16 +136,29 @@ describe(MarketState.name, () => {
     expect(a.epoch).toBe(b.epoch);
   });
 
-  it('reports the symbols whose tick or trade seq an import lowers', () => {
+  it('reports the symbols whose tick or trade seq an import lowers, within one epoch', () => {
     const ahead = market();
+    const behind = market();
+    behind.importState(ahead.exportState());
+    expect(behind.epoch).toBe(ahead.epoch);
     ahead.applyTick(tick('AAPL', 100, T0));
     ahead.applyTick(tick('AAPL', 101, T0 + 1));
     ahead.applyTrade({ symbol: 'MSFT', ts: T0, price: 400, size: 1, side: 'buy' });
-    const behind = market();
     behind.applyTick(tick('AAPL', 100, T0));
     behind.applyTick(tick('MSFT', 400, T0));
     behind.applyTick(tick('MSFT', 401, T0 + 1));
     expect(ahead.importState(behind.exportState())).toEqual(['AAPL', 'MSFT']);
+  });
+
+  it('reports every symbol it had moved when an import is of another epoch, however high the seqs', () => {
+    const mine = market();
+    mine.applyTick(tick('AAPL', 100, T0));
+    const cluster = market();
+    for (let k = 0; k < 5; k++) cluster.applyTick(tick('AAPL', 100 + k, T0 + k));
+    cluster.applyTick(tick('MSFT', 400, T0));
+    // The cluster is ahead on every symbol, but my viewers' seqs count in an epoch that is gone.
+    expect(mine.importState(cluster.exportState())).toEqual(['AAPL']);
+    expect(mine.epoch).toBe(cluster.epoch);
   });
 
   it('knows the feed-assigned trade ids its rings hold, and not the ones it made up', () => {

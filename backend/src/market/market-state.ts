@@ -280,17 +280,23 @@ export class MarketState {
 
   /**
    * Replaces the state of every symbol the export carries (others keep theirs), exactly, and takes
-   * its epoch, so two markets that import the same export agree. Returns the symbols whose `seq` or
-   * trade seq went down (this market had applied ticks or trades the exporter had not), so the
-   * caller can reset their viewers: a viewer drops what is not above the seq it holds.
+   * its epoch, so two markets that import the same export agree. Returns the symbols whose viewers
+   * must start afresh, so the caller can reset them: those whose `seq` or trade seq went down (this
+   * market had applied ticks or trades the exporter had not; a viewer drops what is not above the
+   * seq it holds), and, when the export is of another epoch, every symbol this market had moved
+   * (what its viewers hold counts in an epoch that is gone).
    */
   importState(s: MarketStateExport): string[] {
     const lowered: string[] = [];
+    const otherEpoch = s.epoch !== this.#epoch;
     this.#epoch = s.epoch;
     s.symbols.forEach((symbol, k) => {
       const i = this.index.get(symbol);
       if (i === undefined) return;
-      if (s.seqs[k]! < this.seqs[i]! || s.tradeSeqs[k]! < this.tradeSeqs[i]!) lowered.push(symbol);
+      const moved = this.seqs[i]! > 0 || this.tradeSeqs[i]! > 0;
+      if ((otherEpoch && moved) || s.seqs[k]! < this.seqs[i]! || s.tradeSeqs[k]! < this.tradeSeqs[i]!) {
+        lowered.push(symbol);
+      }
       for (const f of EXPORTED_FIELDS) this[f][i] = s[f][k]!;
       const history = new HistoryRing(this.history[i]!.capacity, this.history[i]!.intervalMs);
       // open, high, low, close in that order fold back into exactly the exported point.
