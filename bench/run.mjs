@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { BenchRun } from './lib/bench-run.mjs';
-import { HELP, ROOT, SERVER_DEFS, UsageError, parseCli } from './lib/config.mjs';
+import { BROKERS, findBinary } from './lib/brokers.mjs';
+import { HELP, ROOT, SERVER_DEFS, UsageError, parseCli, serverDef } from './lib/config.mjs';
 import { releaseLock, waitForMachine } from './lib/machine.mjs';
 import { evaluateTargets } from './lib/report.mjs';
 import { otherLoadWarning, writeResults } from './lib/results.mjs';
@@ -59,6 +60,16 @@ async function main() {
   const servers = opts.servers.filter((s) => {
     if (s === 'ours' && !existsSync(SERVER_DEFS.ours.script)) {
       run.errors.push(`ours: ${relative(ROOT, SERVER_DEFS.ours.script)} missing (run npm run build)`);
+      return false;
+    }
+    const broker = serverDef(s).broker;
+    if (broker && !findBinary(BROKERS[broker].command)) {
+      const { command, debianPackage } = BROKERS[broker];
+      const why = `${s}: SKIPPED: ${command} is not installed (apt-get install ${debianPackage})`;
+      // CI installs it (.ci/run), so there a missing broker is an error, not a skip
+      if (process.env.CI === 'true') run.errors.push(why);
+      else run.warnings.push(why);
+      run.log(why);
       return false;
     }
     return true;

@@ -6,7 +6,8 @@ import { statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DEFAULT_INSTRUMENTS } from '@tickdeck/protocol';
 import { ClientPool, symbolSets } from './client-pool.mjs';
-import { ROOT, SERVER_DEFS } from './config.mjs';
+import { startBroker } from './brokers.mjs';
+import { ROOT, serverDef } from './config.mjs';
 import { LiveProcesses } from './live-processes.mjs';
 import { fmt, measureWindow } from './measure.mjs';
 import { newResults } from './results.mjs';
@@ -71,16 +72,24 @@ export class BenchRun {
    */
   async startServer(key, o) {
     const { cfg, results } = this;
-    const def = SERVER_DEFS[key];
-    const port = await freePort();
+    const def = serverDef(key);
+    /** @type {import('./brokers.mjs').Broker | undefined} */
+    let broker;
+    if (def.broker) {
+      // registered at once, so it dies with the run whatever happens next; the server owns it after
+      broker = await startBroker(def.broker, cfg.readyTimeoutMs, (child) => this.live.others.add(child));
+    }
+    const port = broker ? broker.wsPort : await freePort();
     const server = new ServerProc({
       name: key,
       script: def.script,
       port,
+      broker,
       rssLimitKB: cfg.rssLimitKB,
       env: {
         HOST: cfg.host,
         PORT: String(port),
+        ...(broker ? { BROKER_PORT: String(broker.tcpPort) } : {}),
         FEED_RATE: String(o.feedRate),
         FEED_SEED: String(cfg.feedSeed),
         THROTTLE_TIERS_MS: cfg.tiersMs.join(','),
@@ -94,6 +103,7 @@ export class BenchRun {
       },
     });
     this.live.servers.add(server);
+    if (broker) this.live.others.delete(broker.child);
     try {
       await server.waitReady(cfg.readyTimeoutMs);
     } catch (err) {
@@ -113,6 +123,7 @@ export class BenchRun {
       // which build of ours was measured: the gateway is rebuilt often
       scriptModified: built,
       readyBy: server.readyBy,
+      ...(broker ? { broker: broker.bin } : {}),
     };
     return server;
   }
@@ -144,6 +155,7 @@ export class BenchRun {
     const { cfg } = this;
     const naive = server.name === 'naive';
     const r = await pool.add(count, {
+      protocol: server.broker ? server.broker.kind : 'sio',
       host: cfg.host,
       port: server.port,
       symbolSets: this.symbolSets,

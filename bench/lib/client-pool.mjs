@@ -94,7 +94,8 @@ export class ClientPool {
   /**
    * Adds `count` clients, spread evenly, each subscribed to the next symbol set in turn.
    * @param {number} count
-   * @param {{ host: string, port: number, symbolSets: string[][], throttleMs: number, concurrency?: number, timeoutMs?: number, deadlineMs?: number }} target
+   * @param {{ host: string, port: number, symbolSets: string[][], throttleMs: number, concurrency?: number, timeoutMs?: number, deadlineMs?: number,
+   *   protocol?: 'sio' | 'nats' | 'mqtt' }} target  protocol: Socket.IO (default), or a broker peer's
    */
   async add(count, target) {
     const n = this.workers.length;
@@ -106,6 +107,7 @@ export class ClientPool {
       if (share === 0) return Promise.resolve({ connected: 0, failed: 0, errors: [] });
       return this.call(w, {
         cmd: 'connect',
+        protocol: target.protocol ?? 'sio',
         host: target.host,
         port: target.port,
         count: share,

@@ -1,16 +1,19 @@
 // Entry of one load-generating child process (forked by client-pool.mjs). It holds a share of the
 // lean clients and answers the parent's commands over IPC:
-//   connect {host, port, count, symbolSets, firstIndex, throttleMs, sampleEvery, transport, concurrency}
+//   connect {protocol, host, port, count, symbolSets, firstIndex, throttleMs, sampleEvery, transport, concurrency}
+//                              protocol: sio (lean-client.mjs), nats or mqtt (broker-clients.mjs)
 //   start                      reset the counters: a measurement window begins
 //   stop                       report the counters since `start`
 //   drop {count}               close the newest `count` clients
 //   close                      close every client and exit
 // It exits by itself when the parent goes away, so a crashed harness leaves no load running.
+import { MqttWsClient, NatsWsClient } from './broker-clients.mjs';
 import { LeanClient } from './lean-client.mjs';
 import { LatencyHistogram } from './stats.mjs';
 
-/** @type {LeanClient[]} */
+/** @type {(LeanClient | NatsWsClient | MqttWsClient)[]} */
 const clients = [];
+const CLIENTS = { sio: LeanClient, nats: NatsWsClient, mqtt: MqttWsClient };
 /** @type {import('./lean-client.mjs').Counters} */
 const counters = {
   frames: 0,
@@ -37,7 +40,7 @@ function resetCounters() {
 }
 
 /**
- * @param {{ host: string, port: number, count: number, symbolSets: string[][], firstIndex: number,
+ * @param {{ protocol: 'sio' | 'nats' | 'mqtt', host: string, port: number, count: number, symbolSets: string[][], firstIndex: number,
  *   throttleMs: number, sampleEvery: number, transport: 'ws' | 'raw', concurrency: number, timeoutMs: number, deadlineMs: number }} req
  */
 async function connect(req) {
@@ -51,7 +54,7 @@ async function connect(req) {
   const one = async () => {
     while (next < req.count && performance.now() < deadline) {
       const i = next++;
-      const client = new LeanClient({
+      const client = new (CLIENTS[req.protocol] ?? LeanClient)({
         host: req.host,
         port: req.port,
         symbols: /** @type {string[]} */ (req.symbolSets[(req.firstIndex + i) % req.symbolSets.length]),

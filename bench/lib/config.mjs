@@ -10,7 +10,11 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const HELP = `usage: node bench/run.mjs [options]
 
   --quick               smoke run in under 60 s (CI); exits 1 if any scenario errors
-  --servers LIST        comma-separated subset of: ours,plain,limit,naive (default: all)
+  --servers LIST        comma-separated subset of: ours,plain,limit,naive,nats,mqtt
+                        (default: ours,plain,limit,naive; nats and mqtt are the brokers a user
+                        might pick instead — nats-server / mosquitto on free ports with their own
+                        config, subscribers over WebSocket; a missing binary skips that peer
+                        loudly, and is an error under CI=true)
   --scenarios LIST      comma-separated subset of: ingest,ingest-feed,fanout,ramp,memory,cluster,browser (default: all)
                         (cluster: ours on one node vs two nodes over Redis, same clients; needs
                         redis-server on the PATH, skipped with a message without it)
@@ -34,15 +38,38 @@ export const HELP = `usage: node bench/run.mjs [options]
 Environment: BENCH_RSS_LIMIT_MB (default 4096) kills a server whose RSS passes it (reported
 as overloaded, not as an error).`;
 
+/**
+ * @typedef {object} ServerDef
+ * @property {string} label
+ * @property {string} script  the Node process started (for a broker peer: its publisher)
+ * @property {import('./brokers.mjs').BrokerKind} [broker]  a broker peer: the broker the
+ *   subscribers connect to (started first, measured for CPU and RSS), and the protocol they speak
+ */
+
 /** The servers under test. Ours is the product; the rest are the baselines in bench/peers/. */
-export const SERVER_DEFS = {
+export const SERVER_DEFS = /** @type {const} @satisfies {Record<string, ServerDef>} */ ({
   ours: { label: 'ours (NestJS gateway)', script: join(ROOT, 'backend/dist/main.js') },
   plain: { label: 'plain Socket.IO (peer)', script: join(ROOT, 'bench/peers/plain-socketio.mjs') },
   limit: { label: 'the limit: pre-framed ws (peer)', script: join(ROOT, 'bench/peers/limit-ws.mjs') },
   naive: { label: 'naive Socket.IO, no throttle (peer)', script: join(ROOT, 'bench/peers/naive-socketio.mjs') },
-};
+  nats: {
+    label: 'NATS over WebSocket (nats-server, peer)',
+    script: join(ROOT, 'bench/peers/nats-pub.mjs'),
+    broker: 'nats',
+  },
+  mqtt: {
+    label: 'MQTT over WebSocket (mosquitto, peer)',
+    script: join(ROOT, 'bench/peers/mqtt-pub.mjs'),
+    broker: 'mqtt',
+  },
+});
 
 /** @typedef {keyof typeof SERVER_DEFS} ServerKey */
+
+/** @param {ServerKey} key @returns {ServerDef} */
+export function serverDef(key) {
+  return SERVER_DEFS[key];
+}
 
 /** @param {string} key @returns {key is ServerKey} */
 export function isServerKey(key) {
@@ -150,7 +177,7 @@ export function benchConfig({
     warmupMs: quick ? 700 : 3000,
     windowMs: quick ? 1500 : 8000,
     ramp: {
-      servers: /** @type {ServerKey[]} */ (['ours', 'limit', 'plain']),
+      servers: /** @type {ServerKey[]} */ (['ours', 'limit', 'plain', 'nats', 'mqtt']),
       /** Equal to fanoutClients: the fan-out measurement is the ramp's first step. */
       startClients: quick ? 200 : 200,
       maxClients: quick ? 400 : 12_000,

@@ -238,20 +238,23 @@ export class LeanClient {
  * anything that must outlive a read (an incomplete frame) is copied out of it. */
 const readBuffer = Buffer.allocUnsafe(256 * 1024);
 
-class RawWebSocket {
+export class RawWebSocket {
   /**
    * @param {string} host
    * @param {number} port
    * @param {string} path
-   * @param {(payload: Buffer) => void} onMessage
+   * @param {(payload: Buffer) => void} onMessage  the payload is only valid during the call
    * @param {() => void} onClose
    * @param {(err: Error) => void} onError
+   * @param {string} [protocol]  Sec-WebSocket-Protocol to ask for (MQTT over WebSocket needs `mqtt`)
    */
-  constructor(host, port, path, onMessage, onClose, onError) {
+  constructor(host, port, path, onMessage, onClose, onError, protocol) {
     this.onMessage = onMessage;
     this.onClose = onClose;
     this.onError = onError;
     this.upgraded = false;
+    /** @type {(() => void) | null} called once the server's 101 arrived */
+    this.onOpen = null;
     /** @type {Buffer | null} bytes of an incomplete frame (or of the HTTP response) */
     this.pending = null;
     /** @type {Buffer[]} payloads of a fragmented message */
@@ -277,7 +280,9 @@ class RawWebSocket {
       const key = randomBytes(16).toString('base64');
       socket.write(
         `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+          (protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') +
+          '\r\n',
       );
     });
     socket.on('error', (err) => this.onError(err));
@@ -306,6 +311,7 @@ class RawWebSocket {
       }
       this.upgraded = true;
       buf = buf.subarray(end + 4);
+      this.onOpen?.();
     }
     let off = 0;
     const total = buf.length;

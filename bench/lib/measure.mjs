@@ -19,6 +19,7 @@ export async function measureWindow(server, pool, windowMs, owedPerSec, probeTim
     pool.pids.reduce((sum, pid) => sum + (cpuMs(pid) ?? 0), 0) +
     (process.cpuUsage().user + process.cpuUsage().system) / 1000;
   const cpu0 = server.cpuMs();
+  const pub0 = server.publisherCpuMs();
   const own0 = ownCpu();
   const busy0 = machineBusyMs();
   const w0 = performance.now();
@@ -26,13 +27,18 @@ export async function measureWindow(server, pool, windowMs, owedPerSec, probeTim
   await sleep(windowMs);
   const res = await pool.stop();
   const cpu1 = server.cpuMs();
+  const pub1 = server.publisherCpuMs();
   const own1 = ownCpu();
   const busy1 = machineBusyMs();
   const w1 = performance.now();
   // CPU the machine spent on anything but this run: another benchmark or build on the same
   // 2 cores ruins the comparison, so it is measured and reported with every window.
+  // A broker peer's publisher is part of the server under test, not other load.
+  const pubMs = pub0 !== null && pub1 !== null ? pub1 - pub0 : null;
   const otherLoadPct =
-    cpu0 !== null && cpu1 !== null ? ((busy1 - busy0 - (cpu1 - cpu0) - (own1 - own0)) / (w1 - w0)) * 100 : null;
+    cpu0 !== null && cpu1 !== null
+      ? ((busy1 - busy0 - (cpu1 - cpu0) - (pubMs ?? 0) - (own1 - own0)) / (w1 - w0)) * 100
+      : null;
   const eld = await server.probe('eld-read', probeTimeoutMs);
   const rss = server.rssKB();
   return {
@@ -49,6 +55,7 @@ export async function measureWindow(server, pool, windowMs, owedPerSec, probeTim
     latencyMaxMs: res.latency.maxMs,
     latencySamples: res.latency.samples,
     serverCpuPct: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) / (w1 - w0)) * 1000) / 10 : null,
+    ...(pubMs === null ? {} : { publisherCpuPct: Math.round((pubMs / (w1 - w0)) * 1000) / 10 }),
     serverRssMB: rss === null ? null : Math.round(rss / 102.4) / 10,
     eldP99Ms: eld ? Math.round(eld.p99Ms * 10) / 10 : null,
     eldMaxMs: eld ? Math.round(eld.maxMs * 10) / 10 : null,
@@ -68,7 +75,7 @@ export async function measureWindow(server, pool, windowMs, owedPerSec, probeTim
 export function fmt(m, otherLoadWarnPct) {
   return (
     `${m.clients} clients: ${m.updatesPerSec} upd/s${m.deliveredRatio !== null ? ` (${Math.round(m.deliveredRatio * 100)} % of owed)` : ''}, ${m.framesPerSec} frames/s (+${m.tradeFramesPerSec} trade frames/s), ` +
-    `p50/p99/max ${m.latencyP50Ms}/${m.latencyP99Ms}/${m.latencyMaxMs} ms, cpu ${m.serverCpuPct}%, rss ${m.serverRssMB} MB, ` +
+    `p50/p99/max ${m.latencyP50Ms}/${m.latencyP99Ms}/${m.latencyMaxMs} ms, cpu ${m.serverCpuPct}%${m.publisherCpuPct != null ? ` (+ publisher ${m.publisherCpuPct}%)` : ''}, rss ${m.serverRssMB} MB, ` +
     `eld p99 ${m.eldP99Ms} ms, clients' cpu ${m.clientCpuPct}%${(m.otherLoadPct ?? 0) > otherLoadWarnPct ? `, OTHER LOAD ${m.otherLoadPct}%` : ''}` +
     `${m.overloaded ? ` OVERLOADED (${m.overloaded})` : ''}`
   );

@@ -1,6 +1,6 @@
 // Turns the results of one run into the targets verdicts and the markdown table of latest.md.
 
-const ORDER = ['ours', 'plain', 'limit', 'naive'];
+const ORDER = ['ours', 'plain', 'limit', 'naive', 'nats', 'mqtt'];
 
 /** @param {number | null | undefined} x @param {number} [digits] */
 function n(x, digits = 0) {
@@ -238,6 +238,14 @@ export function renderMarkdown(r) {
       );
     }
     L.push('');
+    const brokers = fk.filter((k) => r.fanout[k].publisherCpuPct != null);
+    if (brokers.length > 0) {
+      L.push(
+        `Broker peers (${brokers.join(', ')}): server CPU and RSS are the broker process's (nats-server, mosquitto; on free ports with their own config), subscribers on its WebSocket listener; one message (NATS \`MSG\`, MQTT \`PUBLISH\`) counts as one frame. ` +
+          `Their Node publisher (the same simulator, market state and throttler as every peer, publishing over TCP) used ${brokers.map((k) => `${k} ${n(r.fanout[k].publisherCpuPct, 1)} %`).join(', ')} of a core more; ELD is the publisher's.`,
+      );
+      L.push('');
+    }
   }
 
   // -------- ramp

@@ -22,7 +22,8 @@ import { renderMarkdown } from './report.mjs';
  * @property {number | null} latencyP99Ms
  * @property {number | null} latencyMaxMs
  * @property {number} latencySamples
- * @property {number | null} serverCpuPct  % of one core
+ * @property {number | null} serverCpuPct  % of one core (a broker peer: the broker's)
+ * @property {number | null} [publisherCpuPct]  a broker peer: its Node publisher, % of one core
  * @property {number | null} serverRssMB
  * @property {number | null} eldP99Ms      event-loop delay
  * @property {number | null} eldMaxMs
@@ -68,7 +69,7 @@ import { renderMarkdown } from './report.mjs';
  * @property {number | null} heapPerConnKB
  */
 
-/** @typedef {{ label: string, script: string, scriptModified: string, readyBy: string }} ServerInfo */
+/** @typedef {{ label: string, script: string, scriptModified: string, readyBy: string, broker?: string }} ServerInfo  broker: a broker peer's binary */
 
 /** A scenario that did not produce figures, and why. @typedef {{ status: 'not run' | 'skipped', reason?: string }} NotRun */
 

@@ -1,11 +1,14 @@
 // One server under test as a child process: started the same way for ours and for every peer
 // (`node --expose-gc --import eld-probe.mjs <script>`), measured from outside through /proc
 // (CPU, RSS) and from inside through the preloaded probe (event-loop delay, GC), and always
-// stopped: SIGTERM, then SIGKILL.
+// stopped: SIGTERM, then SIGKILL. A broker peer (nats, mqtt) is two processes: the Node
+// publisher started here, and the broker it publishes into (brokers.mjs), which is what the
+// subscribers connect to and what CPU and RSS are read from; both stop together.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { stopBroker, stopBrokerNow } from './brokers.mjs';
 
 const PROBE = fileURLToPath(new URL('./eld-probe.mjs', import.meta.url));
 
@@ -73,12 +76,18 @@ export function rssKB(pid) {
 export class ServerProc {
   /**
    * @param {{ name: string, script: string, env: Record<string, string>, port: number,
-   *   rssLimitKB: number, onSpawn?: (pid: number) => void, onExit?: (pid: number) => void }} opts
+   *   rssLimitKB: number, onSpawn?: (pid: number) => void, onExit?: (pid: number) => void,
+   *   broker?: import('./brokers.mjs').Broker }} opts
+   *   `broker`: the broker this process publishes into; `port` is then the broker's WebSocket port
    */
   constructor(opts) {
     this.opts = opts;
     this.name = opts.name;
     this.port = opts.port;
+    /** @type {import('./brokers.mjs').Broker | null} */
+    this.broker = opts.broker ?? null;
+    /** The process whose CPU and RSS are the server's: the broker, if there is one. */
+    this.measuredPid = 0;
     /** @type {string[]} the last lines of output, for error reports */
     this.tail = [];
     this.ready = false;
@@ -101,6 +110,7 @@ export class ServerProc {
     });
     this.child = child;
     this.pid = /** @type {number} */ (child.pid);
+    this.measuredPid = this.broker ? this.broker.pid : this.pid;
     opts.onSpawn?.(this.pid);
     /** @type {Promise<void>} */
     this.exitPromise = new Promise((resolve) => {
@@ -136,12 +146,13 @@ export class ServerProc {
     });
     child.on('error', () => {});
     this.watchdog = setInterval(() => {
-      const rss = rssKB(this.pid);
+      const rss = rssKB(this.measuredPid);
       if (rss === null) return;
       if (rss > this.peakRssKB) this.peakRssKB = rss;
       if (rss > opts.rssLimitKB && !this.overloaded) {
         this.overloaded = `RSS ${Math.round(rss / 1024)} MB > limit ${Math.round(opts.rssLimitKB / 1024)} MB: killed`;
         child.kill('SIGKILL');
+        if (this.broker) stopBrokerNow(this.broker);
       }
     }, 250);
   }
@@ -209,26 +220,35 @@ export class ServerProc {
     });
   }
 
+  /** CPU time of the server (of the broker, for a broker peer). */
   cpuMs() {
-    return cpuMs(this.pid);
+    return cpuMs(this.measuredPid);
+  }
+
+  /** A broker peer's publisher (null for every other server: it is the server). */
+  publisherCpuMs() {
+    return this.broker ? cpuMs(this.pid) : null;
   }
 
   rssKB() {
-    return rssKB(this.pid);
+    return rssKB(this.measuredPid);
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`. */
   async stop(graceMs = 3000) {
-    if (this.exited) return;
-    this.child.kill('SIGTERM');
-    const t = setTimeout(() => {
-      if (!this.exited) this.child.kill('SIGKILL');
-    }, graceMs);
-    await this.exitPromise;
-    clearTimeout(t);
+    if (!this.exited) {
+      this.child.kill('SIGTERM');
+      const t = setTimeout(() => {
+        if (!this.exited) this.child.kill('SIGKILL');
+      }, graceMs);
+      await this.exitPromise;
+      clearTimeout(t);
+    }
+    if (this.broker) await stopBroker(this.broker, graceMs);
   }
 
   killNow() {
     if (!this.exited) this.child.kill('SIGKILL');
+    if (this.broker) stopBrokerNow(this.broker);
   }
 }

@@ -31,8 +31,11 @@ export async function runMemory(run, key) {
       baselineRssMB: Math.round(baseKB / 102.4) / 10,
       rssMB: Math.round(rssKB / 102.4) / 10,
       perConnKB: Math.round(((rssKB - baseKB) / connected) * 10) / 10,
+      // a broker peer's probe answers for its publisher, whose heap the subscribers do not touch
       heapPerConnKB:
-        before && after ? Math.round(((after.heapUsed - before.heapUsed) / 1024 / connected) * 10) / 10 : null,
+        before && after && !server.broker
+          ? Math.round(((after.heapUsed - before.heapUsed) / 1024 / connected) * 10) / 10
+          : null,
     };
     run.results.memory[key] = m;
     run.log(

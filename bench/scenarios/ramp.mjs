@@ -1,4 +1,4 @@
-// Scenario `ramp` (ours, limit, plain): from cfg.ramp.startClients, steps sized from the CPU
+// Scenario `ramp` (ours, limit, plain, nats, mqtt): from cfg.ramp.startClients, steps sized from the CPU
 // readings, bisections between the last step held and the first over, then a window at half
 // the clients held. Runs on the server and clients the fan-out left (fanout.mjs).
 import { setTimeout as sleep } from 'node:timers/promises';
