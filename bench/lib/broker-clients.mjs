@@ -7,7 +7,7 @@
 // latency = receipt time - quote `ts`. Both protocols may pack several messages into one
 // WebSocket message or split one over several, so both parse the payloads as one byte stream.
 import WebSocket from 'ws';
-import { RawWebSocket } from './lean-client.mjs';
+import { CountingSocket } from './lean-client.mjs';
 import { PINGREQ, mqttConnect, mqttSubscribe } from './mqtt-wire.mjs';
 
 /** @typedef {import('./lean-client.mjs').LeanClientOptions} LeanClientOptions */
@@ -21,30 +21,20 @@ const MQTT_KEEPALIVE_S = 120;
 
 let nextClientId = 0;
 
-/** What both subscribers share: the transport, the handshake promise, counting one message. */
-class BrokerClient {
+/** What both subscribers share beyond {@link CountingSocket}: a byte stream over the messages, counting one message. */
+class BrokerClient extends CountingSocket {
   /** @param {LeanClientOptions} opts */
   constructor(opts) {
-    this.opts = opts;
-    this.counters = opts.counters;
-    /** @type {'connecting' | 'open' | 'subscribing' | 'subscribed' | 'closed'} */
-    this.state = 'connecting';
-    this.sampleCountdown = 1 + Math.floor(Math.random() * opts.sampleEvery);
-    /** @type {((v: unknown) => void) | null} */
-    this.resolveReady = null;
-    /** @type {((e: Error) => void) | null} */
-    this.rejectReady = null;
-    /** @type {RawWebSocket | null} */
-    this.raw = null;
-    /** @type {WebSocket | null} */
-    this.ws = null;
+    super(opts);
+    // States: connecting -> open (WebSocket open) -> subscribing -> subscribed | closed.
     /** @type {Buffer | null} an incomplete message carried over to the next WebSocket message */
     this.pending = null;
   }
 
-  /** @returns {string} the WebSocket subprotocol to ask for ('' for none) */
-  subprotocol() {
-    return '';
+  /** @override */
+  opened() {
+    this.state = 'open';
+    this.start();
   }
 
   /** Sent once the WebSocket is open. */
@@ -58,67 +48,14 @@ class BrokerClient {
     return buf.length;
   }
 
-  /** Connects and subscribes; resolves once the broker confirmed the subscriptions. */
-  connect() {
-    const { host, port, transport, timeoutMs = 20_000 } = this.opts;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`handshake timeout in state ${this.state}`)), timeoutMs);
-      /** @param {Error} err */
-      const fail = (err) => {
-        clearTimeout(timer);
-        if (this.rejectReady) {
-          this.rejectReady = null;
-          this.resolveReady = null;
-          this.close();
-          reject(err);
-        }
-      };
-      this.resolveReady = (v) => {
-        clearTimeout(timer);
-        this.resolveReady = null;
-        this.rejectReady = null;
-        resolve(v);
-      };
-      this.rejectReady = fail;
-      const onClose = () => {
-        if (this.state === 'subscribed') this.counters.disconnects += 1;
-        this.state = 'closed';
-        this.stopTimers();
-        fail(new Error('connection closed during handshake'));
-      };
-      const onMessage = (/** @type {Buffer} */ data) => this.onData(data);
-      const proto = this.subprotocol();
-      if (transport === 'raw') {
-        this.raw = new RawWebSocket(host, port, '/', onMessage, onClose, fail, proto || undefined);
-        this.raw.onOpen = () => {
-          this.state = 'open';
-          this.start();
-        };
-      } else {
-        const ws = new WebSocket(`ws://${host}:${port}/`, proto ? [proto] : [], {
-          perMessageDeflate: false,
-          skipUTF8Validation: true,
-        });
-        this.ws = ws;
-        ws.on('open', () => {
-          this.state = 'open';
-          this.start();
-        });
-        ws.on('message', (data) => onMessage(/** @type {Buffer} */ (data)));
-        ws.on('close', onClose);
-        ws.on('error', (err) => fail(err));
-      }
-    });
-  }
-
   /** @param {Buffer} bytes one binary WebSocket message */
   send(bytes) {
     if (this.raw) this.raw.sendFrame(0x2, bytes);
     else if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes);
   }
 
-  /** @param {Buffer} data a WebSocket message: only valid during this call */
-  onData(data) {
+  /** @override @param {Buffer} data a WebSocket message: only valid during this call */
+  onMessage(data) {
     this.counters.bytes += data.length;
     const buf = this.pending ? Buffer.concat([this.pending, data]) : data;
     this.pending = null;
@@ -169,23 +106,6 @@ class BrokerClient {
   subscribed() {
     this.state = 'subscribed';
     this.resolveReady?.(this.opts.throttleMs);
-  }
-
-  stopTimers() {}
-
-  close() {
-    this.state = 'closed';
-    this.stopTimers();
-    if (this.ws) {
-      this.ws.removeAllListeners('close');
-      this.ws.on('error', () => {});
-      this.ws.terminate();
-      this.ws = null;
-    }
-    if (this.raw) {
-      this.raw.destroy();
-      this.raw = null;
-    }
   }
 }
 

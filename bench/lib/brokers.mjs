@@ -4,12 +4,11 @@
 // never touches the system's services (4222, 1883) or their config. Stopped with its server
 // (server-proc.mjs); its CPU and RSS are what the tables show for that peer.
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import net from 'node:net';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './server-proc.mjs';
+import { freePort, portOpen, which } from './server-proc.mjs';
 
 /** @typedef {'nats' | 'mqtt'} BrokerKind */
 
@@ -63,31 +62,9 @@ export const BROKERS = {
   },
 };
 
-/** @param {string} command @returns {string | null} its path, or null when not installed */
+/** @param {string} command @returns {string | null} its path (Debian puts brokers in /usr/sbin), or null when not installed */
 export function findBinary(command) {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return join(dir, command);
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-/** @param {number} port */
-function portOpen(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
+  return which(command, ['/usr/sbin', '/usr/local/sbin']);
 }
 
 /**

@@ -50,12 +50,17 @@ const NAMESPACE = '/market';
  * @property {number} [timeoutMs]   for the whole handshake + subscribe
  */
 
-export class LeanClient {
+/**
+ * What every counting client shares (this one, and the broker peers' in broker-clients.mjs): one
+ * WebSocket, raw or `ws`; the promise `connect()` returns, which the subclass's handshake settles
+ * through `resolveReady` (or a timeout or an early close rejects); and an orderly close.
+ */
+export class CountingSocket {
   /** @param {LeanClientOptions} opts */
   constructor(opts) {
     this.opts = opts;
     this.counters = opts.counters;
-    /** @type {'connecting' | 'open' | 'nsp' | 'subscribing' | 'subscribed' | 'closed'} */
+    /** @type {string} the subclass's handshake states; 'subscribed' once counting, 'closed' at the end */
     this.state = 'connecting';
     // Spread the sampled frames over clients so samples are not all taken at the same instant.
     this.sampleCountdown = 1 + Math.floor(Math.random() * opts.sampleEvery);
@@ -67,13 +72,31 @@ export class LeanClient {
     this.ws = null;
     /** @type {RawWebSocket | null} */
     this.raw = null;
-    this.ackSummary = '';
   }
 
-  /** Connects, joins `/market`, subscribes; resolves once the subscribe ack says ok. */
+  /** @returns {string} the path of the WebSocket handshake */
+  path() {
+    return '/';
+  }
+
+  /** @returns {string} the WebSocket subprotocol to ask for ('' for none) */
+  subprotocol() {
+    return '';
+  }
+
+  /** Called once the WebSocket is open (the server's 101 arrived). */
+  opened() {}
+
+  /** @param {Buffer} _data one WebSocket message: only valid during this call */
+  onMessage(_data) {}
+
+  stopTimers() {}
+
+  /** Connects and runs the subclass's handshake; resolves with what it hands `resolveReady`. */
   connect() {
     const { host, port, transport, timeoutMs = 20_000 } = this.opts;
-    const path = '/socket.io/?EIO=4&transport=websocket';
+    const path = this.path();
+    const proto = this.subprotocol();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => fail(new Error(`handshake timeout in state ${this.state}`)), timeoutMs);
       /** @param {Error} err */
@@ -97,18 +120,54 @@ export class LeanClient {
       const onClose = () => {
         if (this.state === 'subscribed') this.counters.disconnects += 1;
         this.state = 'closed';
+        this.stopTimers();
         fail(new Error('connection closed during handshake'));
       };
       if (transport === 'raw') {
-        this.raw = new RawWebSocket(host, port, path, (buf) => this.onMessage(buf), onClose, fail);
+        this.raw = new RawWebSocket(host, port, path, (buf) => this.onMessage(buf), onClose, fail, proto || undefined);
+        this.raw.onOpen = () => this.opened();
       } else {
-        const ws = new WebSocket(`ws://${host}:${port}${path}`, { perMessageDeflate: false, skipUTF8Validation: true });
+        const ws = new WebSocket(`ws://${host}:${port}${path}`, proto ? [proto] : [], {
+          perMessageDeflate: false,
+          skipUTF8Validation: true,
+        });
         this.ws = ws;
+        ws.on('open', () => this.opened());
         ws.on('message', (data) => this.onMessage(/** @type {Buffer} */ (data)));
         ws.on('close', onClose);
         ws.on('error', (err) => fail(err));
       }
     });
+  }
+
+  /** An orderly close: the close listeners go first, so it is not counted as a disconnect. */
+  close() {
+    this.state = 'closed';
+    this.stopTimers();
+    if (this.ws) {
+      this.ws.removeAllListeners('close');
+      this.ws.on('error', () => {});
+      this.ws.terminate();
+      this.ws = null;
+    }
+    if (this.raw) {
+      this.raw.destroy();
+      this.raw = null;
+    }
+  }
+}
+
+export class LeanClient extends CountingSocket {
+  /** @param {LeanClientOptions} opts */
+  constructor(opts) {
+    super(opts);
+    // States: connecting -> open (Engine.IO open) -> subscribing -> subscribed | closed.
+    this.ackSummary = '';
+  }
+
+  /** @override */
+  path() {
+    return '/socket.io/?EIO=4&transport=websocket';
   }
 
   /** @param {string} text */
@@ -117,7 +176,7 @@ export class LeanClient {
     else if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
   }
 
-  /** @param {Buffer} data */
+  /** @override @param {Buffer} data */
   onMessage(data) {
     const c = this.counters;
     c.frames += 1;
@@ -212,21 +271,6 @@ export class LeanClient {
       }
     }
     // anything else before the ack (a status event, say) is counted and ignored
-  }
-
-  /** An orderly close: the close listeners go first, so it is not counted as a disconnect. */
-  close() {
-    this.state = 'closed';
-    if (this.ws) {
-      this.ws.removeAllListeners('close');
-      this.ws.on('error', () => {});
-      this.ws.terminate();
-      this.ws = null;
-    }
-    if (this.raw) {
-      this.raw.destroy();
-      this.raw = null;
-    }
   }
 }
 

@@ -5,8 +5,9 @@
 // publisher started here, and the broker it publishes into (brokers.mjs), which is what the
 // subscribers connect to and what CPU and RSS are read from; both stop together.
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopBroker, stopBrokerNow } from './brokers.mjs';
 
@@ -31,8 +32,26 @@ export function freePort() {
   });
 }
 
-/** @param {number} port */
-function portOpen(port) {
+/**
+ * The path of an executable `command` on the PATH, then in `extraDirs`; null when there is none.
+ * @param {string} command @param {string[]} [extraDirs]
+ * @returns {string | null}
+ */
+export function which(command, extraDirs = []) {
+  for (const dir of [...(process.env.PATH ?? '').split(delimiter), ...extraDirs]) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return join(dir, command);
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** @param {number} port @returns {Promise<boolean>} whether something accepts connections on 127.0.0.1:`port` */
+export function portOpen(port) {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
     s.once('connect', () => {

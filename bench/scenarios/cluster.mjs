@@ -2,10 +2,8 @@
 // over Redis (issue 7), to show what scale-out buys and what the Redis hop costs. Needs
 // redis-server on the PATH; without it the scenario is skipped, saying so (not an error).
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuMs, freePort, machineBusyMs } from '../lib/server-proc.mjs';
+import { cpuMs, freePort, machineBusyMs, which } from '../lib/server-proc.mjs';
 
 /** @typedef {import('../lib/bench-run.mjs').BenchRun} BenchRun */
 /** @typedef {import('../lib/server-proc.mjs').ServerProc} ServerProc */
@@ -31,20 +29,6 @@ import { cpuMs, freePort, machineBusyMs } from '../lib/server-proc.mjs';
 /**
  * @typedef {{ status: 'ok', clients: number, tierMs: number, oneNode: ClusterWindow, twoNodes: ClusterWindow }} ClusterResult
  */
-
-/** @param {string} command @returns {string | null} */
-function which(command) {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return join(dir, command);
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 /** @param {BenchRun} run */
 export async function runCluster(run) {
