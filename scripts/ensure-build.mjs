@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Builds what is missing or stale before `npm start`, `npm test` and `npm run bench`:
 // the TypeScript packages incrementally (`tsc -b` is a no-op when nothing changed) and the
-// dashboard when any of its sources is newer than its build.
+// dashboard when any of its sources is newer than its build. `--e2e` (npm test, npm run bench)
+// also builds the dashboard's `e2e` build, with the page's test hook; `npm start` needs only
+// the production one.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -41,10 +43,8 @@ try {
   // The dashboard `npm start` serves, and the `e2e` build (with the page's test hook) that the
   // browser tests and the bench load.
   /** @type {[dir: string, mode: string][]} */
-  const builds = [
-    ['frontend/dist', 'production'],
-    ['frontend/dist-e2e', 'e2e'],
-  ];
+  const builds = [['frontend/dist', 'production']];
+  if (process.argv.includes('--e2e')) builds.push(['frontend/dist-e2e', 'e2e']);
   for (const [dir, mode] of builds) {
     if (sources <= newest(join(root, dir, 'index.html'))) continue;
     console.log(`building the dashboard (${dir} is missing or older than its sources)`);
