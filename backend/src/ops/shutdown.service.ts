@@ -2,8 +2,8 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { Server } from 'socket.io';
-import { dropConnection, type EngineConn } from '../security/engine-conn.js';
+import { ConnectionGate } from '../security/connection-gate.js';
+import { dropConnection } from '../security/engine-conn.js';
 import { StreamGateway } from '../stream/stream.gateway.js';
 
 /** Signals that stop the gateway gracefully. */
@@ -65,6 +65,7 @@ export class ShutdownService implements OnApplicationBootstrap, BeforeApplicatio
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly stream: StreamGateway,
+    private readonly gate: ConnectionGate,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -86,13 +87,12 @@ export class ShutdownService implements OnApplicationBootstrap, BeforeApplicatio
     if (http && !closed) http.close(() => (closed = true));
 
     const nsp = this.stream.nsp;
-    const io: Server | undefined = nsp?.server;
-    if (nsp && io) {
+    if (nsp) {
       // Local: in cluster mode the other nodes keep serving.
       nsp.local.emit('status', { server: 'shutdown' });
-      const engine = io.engine as unknown as { clients: Record<string, EngineConn> };
+      // Every Engine.IO connection, whatever its namespaces (the gate holds them all).
       // close() without discard sends what is queued (the notice) first, then closes the transport.
-      const conns = Object.values(engine.clients);
+      const conns = Array.from(this.gate.connections(), (c) => c.conn);
       for (const conn of conns) conn.close();
       if (!(await until(() => this.upgraded.size === 0, SOCKETS_GRACE_MS))) {
         for (const conn of conns) dropConnection(conn);
