@@ -26,18 +26,18 @@ new MarketSimulator({ seed: 7, rate: 1_000_000, startTime: Date.UTC(2026, 0, 5, 
 
 const market = new MarketState(DEFAULT_INSTRUMENTS, { historySeconds: 900, tradeHistory: 1000 });
 const throttler = new Throttler(market, [100, 250, 1000]);
-// Somebody holds every symbol at every tier (one subscription-set group per tier, and every trade
-// room has members), so every flush builds and "sends" a quote per changed symbol.
+// Somebody holds every symbol at every tier (one viewer group per tier, each also getting every
+// symbol's trades), so every flush builds and "writes" a frame with a quote per changed symbol.
 const everySymbol = DEFAULT_INSTRUMENTS.map((_, i) => i);
-throttler.tiers.forEach((_, k) => throttler.join(k, everySymbol));
-let sent = 0;
-throttler.start({
-  members: () => 100,
-  quotes: (_room, quotes) => {
-    sent += quotes.length;
-  },
-  trades: () => {},
+throttler.tiers.forEach((_, k) => {
+  /** @type {import('../backend/dist/stream/throttler.js').Viewer} */
+  const viewer = { group: null, lagging: false, owed: null };
+  throttler.assign(viewer, {
+    quotes: throttler.tiers.map((_t, j) => (j === k ? everySymbol : [])),
+    trades: everySymbol,
+  });
 });
+throttler.start({ write: () => {} });
 throttler.stop(); // flushes are driven below, by simulated time, not by timers
 
 /**
@@ -69,7 +69,9 @@ function run(ms) {
     tiers.forEach((interval, t) => {
       const due = /** @type {number} */ (nextFlush[t]);
       if (feedTime >= due) {
-        throttler.flush(t);
+        // The fastest tier's tick also flushes the tiers that are its multiples, when due.
+        if (t === 0) throttler.tick();
+        else if (interval % /** @type {number} */ (tiers[0]) !== 0) throttler.flush(t);
         nextFlush[t] = due + interval;
       }
     });
@@ -84,7 +86,8 @@ const result = {
   ticksPerSecond: Math.round((applied / elapsed) * 1000),
   ticks: applied,
   seconds: Math.round(elapsed) / 1000,
-  quotesBuilt: sent,
+  framesWritten: throttler.stats.framesWritten,
+  quotesBuilt: throttler.stats.quotesDelivered,
   symbols: DEFAULT_INSTRUMENTS.length,
   tiersMs: [...throttler.tiers],
   node: process.version,

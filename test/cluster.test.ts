@@ -5,6 +5,7 @@ import type { Quote, Snapshot, Status, SubscribeAck } from '@tickdeck/protocol';
 import { io } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, startNginx, startRedis, stopProcess, type Nginx, type RedisServer } from './support/cluster.js';
+import { onFrame } from './support/frame.js';
 import { startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
 import { startSim, type SimProcess } from './support/sim.js';
 import { requireSystemCommand } from './support/system.js';
@@ -81,15 +82,16 @@ async function viewer(url: string, symbols: string[], o: ViewerOptions = {}): Pr
   };
   viewers.push(v);
   const last = new Map<string, number>();
-  socket.on('quotes', (quotes) => {
-    const at = Date.now();
-    for (const q of quotes) {
-      if (!symbols.includes(q.symbol)) v.violations.push(`quote for ${q.symbol}, not subscribed`);
-      const prev = last.get(q.symbol) ?? -1;
-      if (!(q.seq > prev)) v.violations.push(`${q.symbol} seq ${q.seq} after ${prev}`);
-      last.set(q.symbol, q.seq);
-      v.quotes.push({ ...q, at });
-    }
+  onFrame(socket, {
+    quotes: (quotes, at) => {
+      for (const q of quotes) {
+        if (!symbols.includes(q.symbol)) v.violations.push(`quote for ${q.symbol}, not subscribed`);
+        const prev = last.get(q.symbol) ?? -1;
+        if (!(q.seq > prev)) v.violations.push(`${q.symbol} seq ${q.seq} after ${prev}`);
+        last.set(q.symbol, q.seq);
+        v.quotes.push({ ...q, at });
+      }
+    },
   });
   socket.on('status', (s) => v.statuses.push(s));
   socket.on('connect_error', (err) => v.connectErrors.push(err.message));

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Snapshot, SubscribeAck, TradeBatch } from '@tickdeck/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, getJson } from './support/cluster.js';
+import { onFrame } from './support/frame.js';
 import { connectViewer, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
 import { until } from './support/until.js';
 
@@ -47,7 +48,7 @@ describe('epochs: a gateway killed and restarted on the same port starts a new s
 
     const socket = await viewer(first.url);
     const got: TradeBatch[] = [];
-    socket.on('trades', (b) => got.push(b));
+    onFrame(socket, { trades: (b) => got.push(b) });
     const ack = okAck(await socket.timeout(5000).emitWithAck('subscribe', { symbols: SYMBOLS }));
     const epoch = ack.epoch;
     expect(epoch).toMatch(/^\S{1,64}$/);

@@ -10,6 +10,7 @@ import {
 } from '@tickdeck/protocol';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { onFrame } from './support/frame.js';
 import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
 import { until } from './support/until.js';
 
@@ -55,8 +56,7 @@ async function viewer(
   sockets.push(socket);
   const quotes: Quote[] = [];
   const trades: TradeBatch[] = [];
-  socket.on('quotes', (q) => quotes.push(...q));
-  socket.on('trades', (b) => trades.push(b));
+  onFrame(socket, { quotes: (q) => quotes.push(...q), trades: (b) => trades.push(b) });
   const ack = await socket.timeout(5000).emitWithAck('subscribe', { symbols, throttleMs: 100 });
   expect(ack.ok).toBe(true);
   return { socket, quotes, trades };

@@ -12,6 +12,7 @@ import {
 } from '@tickdeck/protocol';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { onFrame } from './support/frame.js';
 import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
 import { startSim, type SimResult } from './support/sim.js';
 import { until } from './support/until.js';
@@ -88,7 +89,7 @@ async function viewer(gw: RunningGateway, symbols: string[]): Promise<{ socket: 
   const socket = await connectViewer(gw.url);
   sockets.push(socket);
   const quotes: Quote[] = [];
-  socket.on('quotes', (q) => quotes.push(...q));
+  onFrame(socket, { quotes: (q) => quotes.push(...q) });
   const ack = await socket.emitWithAck('subscribe', { symbols, throttleMs: 100 });
   expect(ack.ok).toBe(true);
   return { socket, quotes };

@@ -2,6 +2,7 @@ import { ErrorCode, type Status } from '@tickdeck/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { longestGap } from './support/cadence.js';
+import { onFrame } from './support/frame.js';
 import { connectViewer, startGateway, type RunningGateway } from './support/gateway.js';
 
 /** One malformed message: event, arguments before the ack, and the code its ack must carry. */
@@ -65,7 +66,7 @@ function cases(): Case[] {
     'constructor',
     'toString',
     'hasOwnProperty',
-    'quotes',
+    'frame',
     'status',
     'x'.repeat(2000),
   ]) {
@@ -107,7 +108,7 @@ describe('fuzz: 10,000+ malformed messages from several clients', () => {
     })) as AckLike;
     expect(ack.ok).toBe(true);
     let quotes = 0;
-    bystander.on('quotes', (q) => (quotes += q.length));
+    onFrame(bystander, { quotes: (q) => (quotes += q.length) });
 
     const all = cases();
     const FUZZERS = 5;

@@ -10,6 +10,7 @@ import {
 } from '@tickdeck/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StallWatch } from './support/cadence.js';
+import { onFrame } from './support/frame.js';
 import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
 import { until } from './support/until.js';
 
@@ -21,9 +22,10 @@ interface Received {
 
 function collectQuotes(socket: MarketClient): Received[] {
   const got: Received[] = [];
-  socket.on('quotes', (quotes) => {
-    const at = Date.now();
-    for (const quote of quotes) got.push({ at, quote });
+  onFrame(socket, {
+    quotes: (quotes, at) => {
+      for (const quote of quotes) got.push({ at, quote });
+    },
   });
   return got;
 }
@@ -111,7 +113,7 @@ describe('gateway: /market quotes, REST snapshots', () => {
   it('delivers every trade of the subscribed symbols once, in order, after the snapshot', async () => {
     const socket = await viewer();
     const batches: TradeBatch[] = [];
-    socket.on('trades', (batch) => batches.push(batch));
+    onFrame(socket, { trades: (batch) => batches.push(batch) });
     const start = Date.now();
     const snapshots = okSnapshots(
       await socket.emitWithAck('subscribe', { symbols: ['NVDA', 'TSLA'], throttleMs: 1000 }),
@@ -157,7 +159,7 @@ describe('gateway: /market quotes, REST snapshots', () => {
   it('packs a subscription set into one frame per flush and keeps seq rising across tier moves', async () => {
     const socket = await viewer();
     const frames: { at: number; quotes: Quote[] }[] = [];
-    socket.on('quotes', (quotes) => frames.push({ at: Date.now(), quotes }));
+    onFrame(socket, { quotes: (quotes, at) => frames.push({ at, quotes }) });
     const first = okSnapshots(await socket.emitWithAck('subscribe', { symbols: ['AAPL', 'MSFT'], throttleMs: 100 }));
     okSnapshots(await socket.emitWithAck('subscribe', { symbols: ['GOOGL'], throttleMs: 100 }));
     // One frame per flush carries every changed symbol of the set: five of them within 1 s.

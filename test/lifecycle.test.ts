@@ -15,6 +15,7 @@ import { generate } from 'selfsigned';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { onFrame } from './support/frame.js';
 import { sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
 import { until } from './support/until.js';
 
@@ -171,7 +172,7 @@ describe('graceful shutdown', () => {
       const quotes: Quote[] = [];
       const reasons: string[] = [];
       for (const { socket } of viewers) {
-        socket.on('quotes', (q) => quotes.push(...q));
+        onFrame(socket, { quotes: (q) => quotes.push(...q) });
         socket.on('disconnect', (reason) => reasons.push(reason));
         expect((await socket.emitWithAck('subscribe', { symbols: ['AAPL'], throttleMs: 100 })).ok).toBe(true);
       }
@@ -256,7 +257,7 @@ describe('TLS', () => {
     // wss: subscribe and get quotes.
     const { socket, statuses } = await statusViewer(base, { ca: pem.cert });
     const quotes: Quote[] = [];
-    socket.on('quotes', (q) => quotes.push(...q));
+    onFrame(socket, { quotes: (q) => quotes.push(...q) });
     const ack = await socket.emitWithAck('subscribe', { symbols: ['AAPL', 'BTC-USD'], throttleMs: 100 });
     expect(ack.ok).toBe(true);
     await waitFor(() => (quotes.length >= 10 ? true : undefined), 5000, 'quotes over wss');

@@ -5,6 +5,7 @@ import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { bystanderGap as bystanderGapOn } from './support/cadence.js';
+import { onFrame } from './support/frame.js';
 import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
 import { until } from './support/until.js';
 
@@ -190,7 +191,7 @@ describe('security: viewer auth', () => {
       const socket = connectWith(gw.url, { auth: { token } });
       await connected(socket);
       const quotes: unknown[] = [];
-      socket.on('quotes', (q) => quotes.push(...q));
+      onFrame(socket, { quotes: (q) => quotes.push(...q) });
       okAck(await socket.emitWithAck('subscribe', { symbols: ['AAPL', 'MSFT', 'BTC-USD'], throttleMs: 100 }));
       expect(await until(() => quotes.length > 0, 1500), 'quotes within 1.5 s').toBe(true);
       socket.close();
@@ -340,12 +341,12 @@ describe('recovery: subscribe with since after a reconnect', () => {
 
     const stayed = await connectViewer(gw.url);
     const stayedGot: TradeBatch[] = [];
-    stayed.on('trades', (b) => stayedGot.push(b));
+    onFrame(stayed, { trades: (b) => stayedGot.push(b) });
     const stayedAck = okAck(await stayed.emitWithAck('subscribe', { symbols }));
 
     const away = await connectViewer(gw.url);
     const awayGot: TradeBatch[] = [];
-    away.on('trades', (b) => awayGot.push(b));
+    onFrame(away, { trades: (b) => awayGot.push(b) });
     const awayAck = okAck(await away.emitWithAck('subscribe', { symbols }));
     const hasTrades = (batches: TradeBatch[]) => symbols.every((s) => ids(batches, s).length > 0);
     // Connected until it has had trades of every symbol.
@@ -358,7 +359,7 @@ describe('recovery: subscribe with since after a reconnect', () => {
     await sleep(2000);
 
     const back = await connectViewer(gw.url);
-    back.on('trades', (b) => awayGot.push(b));
+    onFrame(back, { trades: (b) => awayGot.push(b) });
     const backAck = okAck(await back.emitWithAck('subscribe', { symbols, epoch: awayAck.epoch, since: last }));
     expect(backAck.gaps).toEqual([]);
     awayGot.push(...backAck.trades);

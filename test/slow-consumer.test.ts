@@ -1,9 +1,9 @@
-import type { Socket as NetSocket } from 'node:net';
 import type { Quote, Status } from '@tickdeck/protocol';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frameGaps, StallWatch } from './support/cadence.js';
+import { onFrame } from './support/frame.js';
 import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
+import { RawViewer } from './support/raw-viewer.js';
 import { until } from './support/until.js';
 
 const MAX_BUFFERED_BYTES = 65_536;
@@ -12,88 +12,6 @@ const TIER_MS = 100;
 const RSS_GROWTH_BOUND = 64 * 1024 * 1024;
 /** And its absolute bound: several times an idle gateway (~130 MB here), far below a leak. */
 const RSS_BOUND = 400 * 1024 * 1024;
-
-/**
- * A viewer that speaks Engine.IO/Socket.IO by hand over a `ws` WebSocket, so that its TCP socket
- * can stop reading (`pause()`): the kernel buffers fill, and what the gateway sends then has to
- * wait in the gateway. It counts trade bytes and keeps `status` events and the close.
- */
-class RawViewer {
-  tradeBytes = 0;
-  readonly statuses: Status[] = [];
-  /** Socket.IO packets in the order received after the subscribe ack: 'trades', 'quotes', 'status', 'disconnect'. */
-  readonly kinds: string[] = [];
-  closedAt: number | null = null;
-  readonly closed: Promise<void>;
-  private readonly ws: WebSocket;
-
-  private constructor(ws: WebSocket) {
-    this.ws = ws;
-    this.closed = new Promise((resolve) =>
-      ws.once('close', () => {
-        this.closedAt = Date.now();
-        resolve();
-      }),
-    );
-  }
-
-  static connect(port: number, symbols: string[]): Promise<RawViewer> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, {
-      perMessageDeflate: false,
-    });
-    const viewer = new RawViewer(ws);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('raw viewer: no subscribe ack in 10 s')), 10_000);
-      let subscribed = false;
-      ws.on('error', reject);
-      ws.on('message', (raw: Buffer) => {
-        const text = raw.toString();
-        if (text === '2') return ws.send('3');
-        if (text.startsWith('0{')) return ws.send('40/market,');
-        if (text.startsWith('40/market,')) {
-          return ws.send(`42/market,1${JSON.stringify(['subscribe', { symbols, throttleMs: TIER_MS }])}`);
-        }
-        if (text.startsWith('43/market,1')) {
-          const [ack] = JSON.parse(text.slice('43/market,1'.length)) as [{ ok: boolean }];
-          if (!ack.ok) return reject(new Error(`raw viewer: subscribe refused: ${text.slice(0, 200)}`));
-          subscribed = true;
-          clearTimeout(timer);
-          return resolve(viewer);
-        }
-        if (!subscribed) return;
-        if (text.startsWith('42/market,["trades"')) {
-          viewer.tradeBytes += text.length;
-          viewer.kinds.push('trades');
-        } else if (text.startsWith('42/market,["quotes"')) {
-          viewer.kinds.push('quotes');
-        } else if (text.startsWith('42/market,["status"')) {
-          viewer.statuses.push((JSON.parse(text.slice('42/market,'.length)) as [string, Status])[1]);
-          viewer.kinds.push('status');
-        } else if (text.startsWith('41/market')) {
-          viewer.kinds.push('disconnect');
-        }
-      });
-    });
-  }
-
-  /** The TCP socket under the WebSocket: `ws` keeps it in `_socket`. */
-  private get net(): NetSocket {
-    return (this.ws as unknown as { _socket: NetSocket })._socket;
-  }
-
-  /** Stops reading from the kernel: the TCP window closes and the gateway's writes back up. */
-  pause(): void {
-    this.net.pause();
-  }
-
-  resume(): void {
-    this.net.resume();
-  }
-
-  terminate(): void {
-    this.ws.terminate();
-  }
-}
 
 async function metric(gw: RunningGateway, name: string): Promise<number> {
   const text = await (await fetch(`${gw.url}/metrics`)).text();
@@ -150,12 +68,13 @@ describe('slow consumers', () => {
     const normal = await connectViewer(gw.url);
     clients.push(normal);
     const arrivals: Arrival[] = [];
-    normal.on('quotes', (quotes) => {
-      const at = Date.now();
-      for (const quote of quotes) arrivals.push({ at, quote });
-    });
     let normalTrades = 0;
-    normal.on('trades', (batch) => (normalTrades += batch.trades.length));
+    onFrame(normal, {
+      quotes: (quotes, at) => {
+        for (const quote of quotes) arrivals.push({ at, quote });
+      },
+      trades: (batch) => (normalTrades += batch.trades.length),
+    });
     const normalStatus: Status[] = [];
     normal.on('status', (s) => normalStatus.push(s));
     const ack = await normal.emitWithAck('subscribe', { symbols: ['AAPL', 'BTC-USD'], throttleMs: TIER_MS });
@@ -167,7 +86,7 @@ describe('slow consumers', () => {
     const rssBefore = await metric(gw, 'process_resident_memory_bytes');
 
     // Three viewers of every symbol that stop reading right after subscribing.
-    const slow = await Promise.all([0, 1, 2].map(() => RawViewer.connect(gw.port, symbols)));
+    const slow = await Promise.all([0, 1, 2].map(() => RawViewer.connect(gw.port, symbols, TIER_MS)));
     raws.push(...slow);
     expect(await viewers(gw)).toBe(4);
     const pausedAt = Date.now();
@@ -195,11 +114,24 @@ describe('slow consumers', () => {
     // A slow viewer that reads again (within the grace period) finds the notice, then the close.
     slow[0]!.resume();
     expect(await until(() => slow[0]!.closedAt !== null, 5000), 'the slow connection was closed').toBe(true);
-    expect(slow[0]!.tradeBytes).toBeGreaterThan(0);
-    expect(slow[0]!.statuses.at(-1)).toMatchObject({ notice: { code: 'SLOW_CONSUMER' } });
-    expect(slow[0]!.statuses.at(-1)!.notice!.message).toMatch(/MAX_BUFFERED_BYTES/);
-    const tail = slow[0]!.kinds.slice(-2);
-    expect(tail).toEqual(['status', 'disconnect']);
+    const packets = slow[0]!.packets;
+    const frames = slow[0]!.frames().map((p) => p.frame);
+    // What the kernel held was delivered: frames, each with trades (every tick is a trade, every
+    // symbol ticks between two flushes), then the notice and the close.
+    expect(frames.length).toBeGreaterThan(0);
+    expect(frames.filter((f) => !f.trades)).toEqual([]);
+    expect(packets.at(-2)).toMatchObject({
+      kind: 'status',
+      status: { notice: { code: 'SLOW_CONSUMER', message: expect.stringMatching(/MAX_BUFFERED_BYTES/) } },
+    });
+    expect(packets.at(-1)!.kind).toBe('disconnect');
+    // Before them only frames, and the feed's state sent on connect.
+    const others = packets.slice(0, -2).filter((p) => p.kind !== 'frame');
+    expect(others.map((p) => (p.kind === 'status' ? p.status : p.kind))).toEqual([{ feed: 'live' }]);
+    // Quotes stop once the connection lags and never come back before the close: the frames
+    // without quotes, if the gateway saw the lag before the bound, are the last ones.
+    const firstBare = frames.findIndex((f) => !f.quotes);
+    if (firstBare >= 0) expect(frames.slice(firstBare).filter((f) => f.quotes)).toEqual([]);
 
     // The normal viewer never noticed: still connected, no notice, quotes at every interval, fresh.
     expect(normal.connected).toBe(true);

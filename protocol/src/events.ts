@@ -3,13 +3,12 @@ import type {
   FeedTick,
   FeedTrade,
   PingAck,
-  Quote,
   Status,
   SubscribeAck,
   SubscribeRequest,
-  TradeBatch,
   UnsubscribeAck,
   UnsubscribeRequest,
+  ViewerFrame,
 } from './messages.js';
 
 /** Events a dashboard sends on `/market`; every one takes an ack callback. */
@@ -22,10 +21,8 @@ export interface ClientToServerEvents {
 
 /** Events the gateway pushes to dashboards on `/market`. */
 export interface ServerToClientEvents {
-  /** Conflated quotes, one or more symbols per frame, at most one per symbol per tier interval. */
-  quotes: (quotes: Quote[]) => void;
-  /** New trades of one symbol, in order, each exactly once. */
-  trades: (batch: TradeBatch) => void;
+  /** Everything the viewer is owed at one flush (quotes of its tier, trades): one message per flush. */
+  frame: (frame: ViewerFrame) => void;
   status: (status: Status) => void;
 }
 

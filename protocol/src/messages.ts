@@ -86,7 +86,7 @@ export const QuoteStateSchema = z.object({
 });
 export type QuoteState = z.infer<typeof QuoteStateSchema>;
 
-/** One conflated update pushed in a `quotes` event. */
+/** One conflated update, in a {@link ViewerFrame}'s `quotes`. */
 export const QuoteSchema = QuoteStateSchema.extend({
   /** Ticks this quote stands for: ticks applied since the previous flush of this tier (>= 1). */
   conflated: z.number().int().positive(),
@@ -125,7 +125,7 @@ export const TradeSchema = z.object({
 });
 export type Trade = z.infer<typeof TradeSchema>;
 
-/** Server -> client `trades` payload: new trades of one symbol in order, never conflated. */
+/** New trades of one symbol in order, never conflated: in a {@link ViewerFrame} and a `subscribe` ack. */
 export const TradeBatchSchema = z.object({
   symbol: z.string(),
   trades: z.array(TradeSchema),
@@ -137,6 +137,34 @@ export const TradeBatchSchema = z.object({
   gap: z.literal(true).optional(),
 });
 export type TradeBatch = z.infer<typeof TradeBatchSchema>;
+
+/**
+ * Version of the {@link ViewerFrame} shape. Raised only for a change an older client would
+ * misread; new optional keys (closed candles, fired alerts) are added without raising it, so a
+ * client ignores the keys it does not know.
+ */
+export const FRAME_VERSION = 1;
+
+/**
+ * Server -> client `frame` payload: everything one viewer is owed at one flush, in ONE
+ * WebSocket message. Keys with nothing to carry are absent; a frame is never empty.
+ */
+export const ViewerFrameSchema = z.object({
+  /** {@link FRAME_VERSION}. */
+  v: z.literal(FRAME_VERSION),
+  /**
+   * The viewer's symbols that moved since the previous flush of their tier (at most one quote
+   * per symbol per tier interval, the latest). Absent while the viewer's connection is backed
+   * up: quotes are lossy, its first frame after it caught up carries the latest state.
+   */
+  quotes: z.array(QuoteSchema).optional(),
+  /**
+   * New trades of the viewer's symbols since the previous flush of the fastest tier, one batch
+   * per symbol, each trade exactly once and in order, whatever the viewer's quote tier.
+   */
+  trades: z.array(TradeBatchSchema).optional(),
+});
+export type ViewerFrame = z.infer<typeof ViewerFrameSchema>;
 
 /** One 1-second history point; prices in the instrument's currency. */
 export const HistoryPointSchema = z.object({

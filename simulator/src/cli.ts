@@ -6,6 +6,7 @@ import { parseCommand, UsageError, type Command, type ModelOptions } from './cli
 import { Progress } from './cli/progress.js';
 import { Publisher, RuntimeError, type FeedSource } from './cli/publisher.js';
 import { ModelSource, RecordingSource, type Recorded } from './cli/sources.js';
+import { Watcher } from './cli/watcher.js';
 
 type Of<C extends Command['command']> = Extract<Command, { command: C }>;
 
@@ -113,6 +114,28 @@ async function replay(c: Of<'replay'>): Promise<void> {
   );
 }
 
+async function watch(c: Of<'watch'>): Promise<void> {
+  const watcher = new Watcher(c, {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  });
+  const stop = () => watcher.stop();
+  // `watch AAPL | head`: the reader went away, which ends the watch like Ctrl-C does.
+  const closed = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') stop();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  process.stdout.on('error', closed);
+  try {
+    await watcher.run();
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    process.stdout.off('error', closed);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
     const c = parseCommand(argv);
@@ -128,6 +151,9 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'replay':
         await replay(c);
+        return 0;
+      case 'watch':
+        await watch(c);
         return 0;
     }
   } catch (err) {

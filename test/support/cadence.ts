@@ -1,4 +1,5 @@
 import type { Quote } from '@tickdeck/protocol';
+import { onFrame } from './frame.js';
 import { connectViewer, type MarketClient } from './gateway.js';
 import { until } from './until.js';
 
@@ -40,7 +41,7 @@ export class StallWatch {
   }
 }
 
-/** One `quotes` frame as received: when it was read (epoch ms) and the newest feed time in it. */
+/** One `frame` with quotes as received: when it was read (epoch ms) and the newest feed time of its quotes. */
 export interface Frame {
   at: number;
   ts: number;
@@ -71,8 +72,7 @@ export function frameGaps(frames: readonly Frame[], watch: StallWatch): number[]
 export async function longestGap(socket: MarketClient, fn: () => Promise<void>, tailMs: number): Promise<number> {
   const frames: Frame[] = [];
   const watch = new StallWatch();
-  const onQuotes = (quotes: Quote[]) => frames.push(frameOf(quotes));
-  socket.on('quotes', onQuotes);
+  const off = onFrame(socket, { quotes: (quotes, at) => frames.push(frameOf(quotes, at)) });
   try {
     if (!(await until(() => frames.length > 0, 2000))) throw new Error('bystander: no quotes within 2 s');
     const from = frames.length - 1;
@@ -83,7 +83,7 @@ export async function longestGap(socket: MarketClient, fn: () => Promise<void>, 
     }
     return Math.max(...frameGaps(frames.slice(from), watch));
   } finally {
-    socket.off('quotes', onQuotes);
+    off();
     watch.stop();
   }
 }

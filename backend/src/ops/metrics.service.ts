@@ -37,9 +37,14 @@ export class MetricsService {
     counter('tickdeck_ticks_applied_total', 'Ticks applied to market state', () => market.ticksApplied);
     counter('tickdeck_trades_applied_total', 'Trades applied to market state', () => market.tradesApplied);
     counter(
-      'tickdeck_quote_broadcasts_total',
-      'Quote frames broadcast (one per subscription-set group with news, per tier flush)',
-      () => throttler.stats.quoteBroadcasts,
+      'tickdeck_frames_total',
+      'Frames written to viewer sockets (at most one per viewer per flush)',
+      () => throttler.stats.framesWritten,
+    );
+    counter(
+      'tickdeck_frame_encodings_total',
+      'Frame payloads encoded: one per group of viewers owed the same frame, per flush',
+      () => throttler.stats.frameEncodings,
     );
     counter(
       'tickdeck_quotes_delivered_total',

@@ -1,7 +1,9 @@
 /**
  * The one place that reads Engine.IO's connection internals (`writeBuffer`, the `ws` socket
- * behind a websocket transport); `engine-conn.spec.ts` fails when the library changes them.
+ * behind a websocket transport, the pre-encoded frame option of a write); `engine-conn.spec.ts`
+ * fails when the library changes them.
  */
+import { Sender as WsSender } from 'ws';
 
 /** The parts of an Engine.IO socket (`socket.conn`) read here; most are untyped internals. */
 export interface EngineConn {
@@ -40,4 +42,36 @@ export function dropConnection(conn: EngineConn): void {
   const ws = (conn as unknown as EngineInternals).transport.socket;
   if (conn.transport.name === 'websocket' && typeof ws?.terminate === 'function') ws.terminate();
   else conn.close(true);
+}
+
+/** A complete WebSocket text frame, built once and written as is to many connections. */
+export interface PreEncodedFrame {
+  readonly wsPreEncodedFrame: Buffer[];
+}
+
+/**
+ * Frames an Engine.IO message packet (`4` + `packet`) once, for {@link writeMessage} to many
+ * connections: Engine.IO's websocket transport then writes these bytes instead of framing the
+ * packet again (what Socket.IO's own room broadcasts do). Polling connections ignore it.
+ */
+export function preEncode(packet: string): PreEncodedFrame {
+  const data = Buffer.from(`4${packet}`);
+  return {
+    wsPreEncodedFrame: WsSender.frame(data, { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true }),
+  };
+}
+
+/**
+ * Queues one Engine.IO message (an encoded Socket.IO packet) on a connection, as Socket.IO's
+ * `emit` ends up doing, without encoding it again; `frame` from {@link preEncode}. Nothing on a
+ * connection that is not open.
+ */
+export function writeMessage(conn: EngineConn, packet: string, frame?: PreEncodedFrame): void {
+  if (conn.readyState !== 'open') return;
+  // The write options object is Engine.IO's own (it sets `compress` on it), so one per write.
+  (conn as unknown as EngineWrite).write(packet, frame ? { wsPreEncodedFrame: frame.wsPreEncodedFrame } : {});
+}
+
+interface EngineWrite {
+  write(data: string, options: { wsPreEncodedFrame?: Buffer[] }): unknown;
 }

@@ -1,7 +1,7 @@
 import type { Status } from '@tickdeck/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { queuedBytes, type EngineConn } from '../security/engine-conn.js';
-import { LAGGING_ROOM, SlowConsumerGuard, type GuardedConnection, type GuardedSocket } from './slow-consumer.js';
+import { SlowConsumerGuard, type GuardedConnection, type GuardedSocket } from './slow-consumer.js';
 
 /** An Engine.IO connection as the guard sees it: a write buffer, and a `ws` socket on WebSocket. */
 class FakeConn implements EngineConn {
@@ -33,13 +33,6 @@ class FakeSocket implements GuardedSocket {
   connected = true;
   readonly log: string[] = [];
   readonly statuses: Status[] = [];
-  readonly rooms = new Set<string>();
-  join(room: string): void {
-    this.rooms.add(room);
-  }
-  leave(room: string): void {
-    this.rooms.delete(room);
-  }
   constructor(
     readonly id: string,
     readonly conn: FakeConn,
@@ -74,16 +67,20 @@ describe('queuedBytes', () => {
 describe(SlowConsumerGuard.name, () => {
   const MAX = 64 * 1024;
   let evicted: [string[], number][];
+  /** [socket id, lagging] per onLagging call. */
+  let lagged: [string, boolean][];
   let guard: SlowConsumerGuard;
 
   beforeEach(() => {
     vi.useFakeTimers();
     evicted = [];
+    lagged = [];
     guard = new SlowConsumerGuard({
       maxBufferedBytes: MAX,
       periodMs: 100,
       graceMs: 2000,
       onEvict: (_conn, ids, bytes) => evicted.push([ids, bytes]),
+      onLagging: (socket, lagging) => lagged.push([socket.id, lagging]),
     });
   });
   afterEach(() => {
@@ -104,22 +101,87 @@ describe(SlowConsumerGuard.name, () => {
     expect(sockets.flatMap((s) => s.log)).toEqual([]);
   });
 
-  it('makes a backed-up socket skip quotes (the lagging room) until it has caught up', () => {
+  it('tells when a backed-up connection starts lagging (past lagBytes) and when it has caught up, once each', () => {
     const conn = new FakeConn('websocket', false, 10);
     const socket = new FakeSocket('s', conn);
+    const ws = conn.transport.socket!;
     guard.sweep(on(socket));
-    expect(socket.rooms.has(LAGGING_ROOM)).toBe(false);
-    conn.transport.socket!.bufferedAmount = MAX / 4 + 1;
+    ws.bufferedAmount = MAX / 4; // the default lagBytes, min(64 KiB, max / 4): not past it
     guard.sweep(on(socket));
-    expect(socket.rooms.has(LAGGING_ROOM)).toBe(true);
-    conn.transport.socket!.bufferedAmount = 100;
+    expect(lagged).toEqual([]);
+    ws.bufferedAmount = MAX / 4 + 1;
     guard.sweep(on(socket));
-    expect(socket.rooms.has(LAGGING_ROOM)).toBe(false);
-    conn.transport.socket!.bufferedAmount = MAX;
+    guard.sweep(on(socket));
+    expect(lagged).toEqual([['s', true]]);
+    ws.bufferedAmount = 100;
+    guard.sweep(on(socket));
+    guard.sweep(on(socket));
+    expect(lagged).toEqual([
+      ['s', true],
+      ['s', false],
+    ]);
+    // Caught up also when the transport is writable again, whatever it held before.
+    ws.bufferedAmount = MAX / 4 + 1;
+    guard.sweep(on(socket));
+    ws.bufferedAmount = MAX;
     conn.transport.writable = true;
     guard.sweep(on(socket));
-    expect(socket.rooms.has(LAGGING_ROOM)).toBe(false);
+    guard.sweep(on(socket));
+    expect(lagged).toEqual([
+      ['s', true],
+      ['s', false],
+      ['s', true],
+      ['s', false],
+    ]);
     expect(socket.log).toEqual([]);
+  });
+
+  it('tells every socket of a lagging connection, counts a polling write buffer, and honours lagBytes', () => {
+    guard = new SlowConsumerGuard({
+      maxBufferedBytes: MAX,
+      lagBytes: 1000,
+      periodMs: 100,
+      onLagging: (socket, lagging) => lagged.push([socket.id, lagging]),
+    });
+    const conn = new FakeConn('polling', false);
+    conn.writeBuffer = [{ data: 'q'.repeat(1001) }];
+    const fine = new FakeConn('polling', false);
+    fine.writeBuffer = [{ data: 'q'.repeat(1000) }];
+    const conns: GuardedConnection[] = [
+      { conn, sockets: [new FakeSocket('a', conn), new FakeSocket('b', conn)] },
+      { conn: fine, sockets: [new FakeSocket('c', fine)] },
+    ];
+    guard.start(() => conns);
+    vi.advanceTimersByTime(100);
+    expect(lagged).toEqual([
+      ['a', true],
+      ['b', true],
+    ]);
+    conn.writeBuffer = [];
+    vi.advanceTimersByTime(100);
+    expect(lagged.slice(2)).toEqual([
+      ['a', false],
+      ['b', false],
+    ]);
+  });
+
+  it('does not tell a lagging connection it caught up once it was evicted, and still tells the others', () => {
+    const slowConn = new FakeConn('websocket', false, MAX / 2);
+    const otherConn = new FakeConn('websocket', false, MAX / 2);
+    const slow = new FakeSocket('slow', slowConn);
+    const other = new FakeSocket('other', otherConn);
+    guard.sweep(on(slow, other));
+    slowConn.transport.socket!.bufferedAmount = MAX + 1;
+    guard.sweep(on(slow, other));
+    expect(slow.log).toEqual(['status', 'disconnect(true)']);
+    slowConn.transport.writable = true;
+    otherConn.transport.writable = true;
+    guard.sweep(on(slow, other));
+    expect(lagged).toEqual([
+      ['slow', true],
+      ['other', true],
+      ['other', false],
+    ]);
   });
 
   it('tells a socket over the bound why, disconnects it, and drops its connection after the grace period', () => {

@@ -1,15 +1,10 @@
 import { ErrorCode, type Status } from '@tickdeck/protocol';
 import { dropConnection, queuedBytes, type EngineConn } from '../security/engine-conn.js';
 
-/** Room of the sockets whose connection is backed up: quote broadcasts skip it. */
-export const LAGGING_ROOM = 'lagging';
-
 /** The parts of a Socket.IO socket the guard uses. */
 export interface GuardedSocket {
   readonly id: string;
   readonly connected: boolean;
-  join(room: string): unknown;
-  leave(room: string): unknown;
   emit(event: 'status', status: Status): unknown;
   disconnect(close: boolean): unknown;
 }
@@ -23,8 +18,10 @@ export interface GuardedConnection {
 export interface SlowConsumerOptions {
   /** Bytes queued for one connection beyond which it is disconnected (`MAX_BUFFERED_BYTES`). */
   maxBufferedBytes: number;
-  /** Bytes queued beyond which a connection's sockets skip quotes ({@link LAGGING_ROOM}); default min(64 KiB, max/4). */
+  /** Bytes queued beyond which a connection's sockets skip quotes (`onLagging`); default min(64 KiB, max/4). */
   lagBytes?: number;
+  /** Told when a connection's socket starts (true) or stops (false) lagging: the throttler skips its quotes meanwhile. */
+  onLagging?: (socket: GuardedSocket, lagging: boolean) => void;
   /** Sweep period in ms: the fastest tier, the cadence at which trades leave. */
   periodMs: number;
   /** How long a disconnected socket may take to read its notice before its connection is dropped. */
@@ -36,8 +33,8 @@ export interface SlowConsumerOptions {
 /**
  * Keeps connections that do not read from costing memory, whatever namespaces they hold: viewers,
  * feed publishers (their acks) and connections with no socket at all (refused CONNECTs) alike.
- * Quotes are lossy: a connection with more than `lagBytes` queued has its sockets put in
- * {@link LAGGING_ROOM}, which quote broadcasts skip, until it has caught up; its next quote carries
+ * Quotes are lossy: a connection with more than `lagBytes` queued has its sockets marked lagging
+ * (`onLagging`), and their frames skip quotes until it has caught up; the next frame then carries
  * the latest state, and the seq jump says exactly how many ticks it missed. (Socket.IO's
  * `volatile` flag is not used: it skips a socket whenever its transport has a write in flight,
  * which is true for a few microseconds after any frame, so a quote sent right after a trade frame
@@ -59,7 +56,7 @@ export class SlowConsumerGuard {
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly graceMs: number;
   private readonly lagBytes: number;
-  /** Connections whose sockets are in LAGGING_ROOM. */
+  /** Connections whose sockets are marked lagging. */
   private readonly lagging = new WeakSet<EngineConn>();
   private laggingCount = 0;
   /** Connections already evicted, waiting for their grace to end. */
@@ -124,7 +121,8 @@ export class SlowConsumerGuard {
       this.lagging.delete(c.conn);
       this.laggingCount--;
     }
-    for (const socket of c.sockets) void (lagging ? socket.join(LAGGING_ROOM) : socket.leave(LAGGING_ROOM));
+    const onLagging = this.options.onLagging;
+    if (onLagging) for (const socket of c.sockets) onLagging(socket, lagging);
   }
 
   private evict(c: GuardedConnection, bytes: number): boolean {

@@ -22,9 +22,10 @@ import type { Namespace } from 'socket.io';
 import { FeedHealth } from '../feed/feed-health.js';
 import { ConnectionGate } from '../security/connection-gate.js';
 import { ViewerSession } from '../security/viewer-session.js';
-import { LAGGING_ROOM, SlowConsumerGuard } from './slow-consumer.js';
-import { SubscriptionService, type ViewerData, type ViewerSocket } from './subscription.service.js';
-import { Throttler, type Broadcaster } from './throttler.js';
+import { SlowConsumerGuard } from './slow-consumer.js';
+import { writeFrames } from './frame-writer.js';
+import { SubscriptionService, type SocketViewer, type ViewerData, type ViewerSocket } from './subscription.service.js';
+import { Throttler } from './throttler.js';
 
 export type MarketNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, NodeEvents, ViewerData>;
 
@@ -38,7 +39,7 @@ export class StreamGateway
 
   constructor(
     private readonly subscriptions: SubscriptionService,
-    private readonly throttler: Throttler,
+    private readonly throttler: Throttler<SocketViewer>,
     private readonly guard: ViewerSession,
     private readonly gate: ConnectionGate,
     private readonly feedHealth: FeedHealth,
@@ -53,30 +54,17 @@ export class StreamGateway
   afterInit(nsp: MarketNamespace): void {
     // Auth is decided before the socket connects (Nest guards do not run on connection).
     nsp.use(this.guard.authenticate);
-    const rooms = nsp.adapter.rooms;
-    // Local rooms only: in cluster mode every node runs its own throttler over the whole feed,
-    // so a broadcast through the Redis adapter would deliver each quote once per node.
-    const local = nsp.local;
-    // Quotes skip sockets whose connection is backed up (the slow-consumer guard keeps them in
-    // LAGGING_ROOM): their next quote carries the latest state. Trades queue per socket, bounded
-    // by the same guard.
-    const lagging = () => (rooms.get(LAGGING_ROOM)?.size ?? 0) > 0;
-    const out: Broadcaster = {
-      members: (room) => rooms.get(room)?.size ?? 0,
-      quotes: (room, quotes) =>
-        (lagging() ? local.to(room).except(LAGGING_ROOM) : local.to(room)).emit('quotes', quotes),
-      trades: (room, batch) => local.to(room).emit('trades', batch),
-    };
-    this.throttler.start(out);
+    // In cluster mode every node runs its own throttler over the whole feed and writes only to
+    // its own sockets.
+    this.throttler.start({ write: writeFrames });
     // Every connection, not only viewers': publishers and socket-less connections queue too.
     this.slowConsumers.start(() => this.gate.connections());
-    this.feedHealth.onChange((feed) => local.emit('status', { feed }));
+    this.feedHealth.onChange((feed) => nsp.local.emit('status', { feed }));
     this.logger.log(`${MARKET_NAMESPACE} ready, tiers ${this.throttler.tiers.join('/')} ms`);
   }
 
   handleConnection(socket: ViewerSocket): void {
-    socket.data.subs = new Map();
-    socket.data.groups = new Map();
+    this.subscriptions.attach(socket);
     this.guard.attach(socket);
     socket.emit('status', { feed: this.feedHealth.state });
   }

@@ -7,12 +7,12 @@ import { RefusalLog } from '../security/refusal-log.js';
 import { SecurityModule } from '../security/security.module.js';
 import { SlowConsumerGuard } from './slow-consumer.js';
 import { StreamGateway } from './stream.gateway.js';
-import { SubscriptionService } from './subscription.service.js';
+import { SubscriptionService, type SocketViewer } from './subscription.service.js';
 import { Throttler } from './throttler.js';
 
 /**
  * Market data out: the `/market` gateway, subscriptions, the throttler (which pulls from the
- * market by seq) and the slow-consumer sweep. The gateway binds the throttler's output and
+ * market by seq and writes each viewer one frame per flush) and the slow-consumer sweep. The gateway binds the throttler's output and
  * starts it when its namespace exists; both stop in their own shutdown hooks.
  */
 @Module({
@@ -25,11 +25,21 @@ import { Throttler } from './throttler.js';
     },
     {
       provide: SlowConsumerGuard,
-      useFactory: (config: AppConfig, throttler: Throttler, refusals: RefusalLog, gate: ConnectionGate) => {
+      useFactory: (
+        config: AppConfig,
+        throttler: Throttler<SocketViewer>,
+        subscriptions: SubscriptionService,
+        refusals: RefusalLog,
+        gate: ConnectionGate,
+      ) => {
         const max = config.limits.maxBufferedBytes;
         return new SlowConsumerGuard({
           maxBufferedBytes: max,
           periodMs: throttler.tiers[0]!,
+          onLagging: (socket, lagging) => {
+            const viewer = subscriptions.viewerOf(socket);
+            if (viewer) throttler.setLagging(viewer, lagging);
+          },
           onEvict: (conn, ids, bytes) =>
             refusals.refuse(
               ErrorCode.SLOW_CONSUMER,
@@ -38,7 +48,7 @@ import { Throttler } from './throttler.js';
             ),
         });
       },
-      inject: [APP_CONFIG, Throttler, RefusalLog, ConnectionGate],
+      inject: [APP_CONFIG, Throttler, SubscriptionService, RefusalLog, ConnectionGate],
     },
     SubscriptionService,
     StreamGateway,

@@ -1,44 +1,67 @@
-import { DEFAULT_INSTRUMENTS, tradeRoom, type FeedTick, type Quote, type TradeBatch } from '@tickdeck/protocol';
+import { DEFAULT_INSTRUMENTS, FRAME_VERSION, type FeedTick, type ViewerFrame } from '@tickdeck/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../config/config.js';
 import { MarketState } from '../market/market-state.js';
-import { SubscriptionService, type ViewerSocket } from './subscription.service.js';
+import { SubscriptionService, type SocketViewer, type ViewerSocket } from './subscription.service.js';
 import { Throttler } from './throttler.js';
 
 const T0 = Date.UTC(2026, 10, 25, 15);
 
-/** Just enough of a Socket.IO socket: rooms, emits, connected. */
-function fakeSocket() {
-  const rooms = new Set<string>();
+/** Just enough of a Socket.IO socket: data, emits (`frame`s also to `onFrame`), connected. */
+function fakeSocket(onFrame: (frame: ViewerFrame) => void = () => {}) {
   const emitted: { event: string; payload: unknown }[] = [];
   const socket = {
     connected: true,
-    data: { subs: new Map(), groups: new Map() },
-    rooms,
-    join: (room: string) => void rooms.add(room),
-    leave: (room: string) => void rooms.delete(room),
-    emit: (event: string, payload: unknown) => emitted.push({ event, payload }),
+    data: {},
+    emit: (event: string, payload: unknown) => {
+      emitted.push({ event, payload });
+      if (event === 'frame') onFrame(payload as ViewerFrame);
+      return true;
+    },
   };
-  return { socket: socket as unknown as ViewerSocket, rooms, emitted };
+  return { socket: socket as unknown as ViewerSocket, emitted };
 }
+
+/** [symbol, seq, conflated] of each quote of a frame. */
+const quoteSeqs = (frame: ViewerFrame) => (frame.quotes ?? []).map((q) => [q.symbol, q.seq, q.conflated]);
+/** [symbol, trade seqs] of each batch of a frame. */
+const tradeSeqs = (frame: ViewerFrame) => (frame.trades ?? []).map((b) => [b.symbol, b.trades.map((t) => t.seq)]);
 
 describe(SubscriptionService.name, () => {
   let market: MarketState;
-  let throttler: Throttler;
+  let throttler: Throttler<SocketViewer>;
   let service: SubscriptionService;
-  const sent: { room: string; quotes: Quote[] }[] = [];
+  /** What the throttler wrote: the sockets and the frame. */
+  const written: { sockets: ViewerSocket[]; frame: ViewerFrame }[] = [];
   const tick = (symbol: string, last: number): FeedTick => ({ symbol, ts: T0, last, bid: last, ask: last + 0.01 });
+  const trade = (symbol: string) => market.applyTrade({ symbol, ts: T0, price: 100, size: 1, side: 'buy' });
+  /** Frames the throttler wrote to `socket`. */
+  const framesTo = (socket: ViewerSocket) => written.filter((w) => w.sockets.includes(socket)).map((w) => w.frame);
+  /** Frames each socket got, from the throttler or a catch-up, in order of arrival. */
+  const arrivals = new Map<ViewerSocket, ViewerFrame[]>();
+  const connect = () => {
+    const frames: ViewerFrame[] = [];
+    const s = fakeSocket((frame) => frames.push(frame));
+    arrivals.set(s.socket, frames);
+    service.attach(s.socket);
+    return s;
+  };
 
   beforeEach(() => {
     vi.useFakeTimers();
-    sent.length = 0;
+    vi.setSystemTime(0);
+    written.length = 0;
+    arrivals.clear();
     const config = loadConfig({ MAX_SYMBOLS_PER_CLIENT: '3' });
     market = new MarketState(DEFAULT_INSTRUMENTS, { historySeconds: 60, tradeHistory: 10 });
     throttler = new Throttler(market, config.throttleTiersMs);
     throttler.start({
-      members: () => 1,
-      quotes: (room, quotes) => sent.push({ room, quotes }),
-      trades: (_room: string, _batch: TradeBatch) => {},
+      write: (viewers, _count, json) => {
+        const sockets = [...viewers].map((v) => v.socket);
+        const frame = JSON.parse(json) as ViewerFrame;
+        written.push({ sockets, frame });
+        for (const s of sockets) arrivals.get(s)?.push(frame);
+      },
     });
     service = new SubscriptionService(config, market, throttler);
   });
@@ -47,57 +70,179 @@ describe(SubscriptionService.name, () => {
     vi.useRealTimers();
   });
 
-  it('joins the group at once when the next flush cannot repeat the snapshot', () => {
-    const { socket, rooms } = fakeSocket();
-    const ack = service.subscribe(socket, { symbols: ['AAPL', 'MSFT'], throttleMs: 100 });
-    expect(ack.ok).toBe(true);
-    const group = socket.data.groups.get(100)!;
-    expect(group.symbols).toEqual([market.indexOf('AAPL'), market.indexOf('MSFT')]);
-    expect([...rooms].sort()).toEqual([group.room, tradeRoom('AAPL'), tradeRoom('MSFT')].sort());
+  it('knows the viewer of each socket it attached, and no other', () => {
+    const { socket } = connect();
+    expect(service.viewerOf(socket)).toBe(socket.data.viewer);
+    expect(socket.data.viewer).toMatchObject({ socket, group: null, lagging: false, owed: null });
+    expect(service.viewerOf(fakeSocket().socket)).toBeUndefined();
   });
 
-  it('defers a dirty symbol until after the flush, then sends only what moved past the snapshot', () => {
+  it('puts the socket in its group at once when the next flush cannot repeat the snapshot', () => {
+    const { socket, emitted } = connect();
+    const ack = service.subscribe(socket, { symbols: ['MSFT', 'AAPL'], throttleMs: 100 });
+    expect(ack).toMatchObject({ ok: true, throttleMs: 100, epoch: market.epoch, trades: [], gaps: [] });
+    if (!ack.ok) return;
+    expect(ack.snapshots.map((s) => [s.symbol, s.seq, s.tradeSeq])).toEqual([
+      ['MSFT', 0, 0],
+      ['AAPL', 0, 0],
+    ]);
+    const both = [market.indexOf('AAPL'), market.indexOf('MSFT')];
+    expect(socket.data.viewer.group).toMatchObject({ quotes: [both, [], []], trades: both });
+    market.applyTick(tick('AAPL', 100));
+    trade('MSFT');
+    vi.advanceTimersByTime(100);
+    expect(framesTo(socket).map((f) => [quoteSeqs(f), tradeSeqs(f)])).toEqual([[[['AAPL', 1, 1]], [['MSFT', [1]]]]]);
+    expect(emitted).toEqual([]);
+  });
+
+  it('defers a dirty symbol until after the flush, then sends once what moved past the snapshot', () => {
     market.applyTick(tick('AAPL', 100)); // seq 1, not yet flushed: the next flush would repeat it
-    const { socket, emitted } = fakeSocket();
+    const { socket, emitted } = connect();
     const ack = service.subscribe(socket, { symbols: ['AAPL'], throttleMs: 100 });
     expect(ack.ok && ack.snapshots[0]!.seq).toBe(1);
-    expect(socket.data.groups.size).toBe(0);
+    // Its trades may start (none pending), its quotes not yet.
+    expect(socket.data.viewer.group).toMatchObject({ quotes: [[], [], []], trades: [market.indexOf('AAPL')] });
     vi.advanceTimersByTime(100); // the flush that would have repeated seq 1
-    expect(socket.data.groups.get(100)).toBeDefined();
+    expect(framesTo(socket)).toEqual([]);
     expect(emitted).toEqual([]); // nothing moved past the snapshot
+    expect(socket.data.viewer.group).toMatchObject({ quotes: [[market.indexOf('AAPL')], [], []] });
 
-    const { socket: late, emitted: lateEmitted } = fakeSocket();
+    const { socket: late, emitted: lateEmitted } = connect();
     market.applyTick(tick('AAPL', 101)); // seq 2
-    service.subscribe(late, { symbols: ['AAPL'], throttleMs: 100 }); // snapshot at seq 2
+    // Another symbol, clean, in the same request: it waits with the dirty one.
+    service.subscribe(late, { symbols: ['AAPL', 'MSFT'], throttleMs: 100 }); // snapshots at seq 2 and 0
     market.applyTick(tick('AAPL', 102)); // seq 3 lands before the flush
+    market.applyTick(tick('MSFT', 400)); // MSFT seq 1
+    trade('MSFT');
     vi.advanceTimersByTime(100);
+    // The flush wrote seq 3 to the first socket; the late one had it in its one catch-up frame.
+    expect(framesTo(socket).map(quoteSeqs)).toEqual([[['AAPL', 3, 2]]]);
+    // None of their trades was pending at the snapshot: MSFT's came with the flush.
+    expect(framesTo(late)).toEqual([{ v: FRAME_VERSION, trades: [expect.objectContaining({ symbol: 'MSFT' })] }]);
     expect(lateEmitted).toEqual([
-      { event: 'quotes', payload: [expect.objectContaining({ seq: 3, conflated: 1, last: 102 })] },
+      {
+        event: 'frame',
+        payload: {
+          v: FRAME_VERSION,
+          quotes: [
+            expect.objectContaining({ symbol: 'AAPL', seq: 3, conflated: 1, last: 102 }),
+            expect.objectContaining({ symbol: 'MSFT', seq: 1, conflated: 1, last: 400 }),
+          ],
+        },
+      },
+    ]);
+    expect(arrivals.get(late)!.flatMap(tradeSeqs)).toEqual([['MSFT', [1]]]);
+
+    market.applyTick(tick('AAPL', 103)); // seq 4
+    vi.advanceTimersByTime(100);
+    // Every quote it got newer than its snapshot, each once.
+    expect(arrivals.get(late)!.flatMap(quoteSeqs)).toEqual([
+      ['AAPL', 3, 1],
+      ['MSFT', 1, 1],
+      ['AAPL', 4, 1],
     ]);
   });
 
-  it('drops a deferred join when the symbol is unsubscribed or the socket leaves first', () => {
+  it('defers trades queued for the next flush, then sends once those after the snapshot', () => {
+    const { socket: early } = connect();
+    service.subscribe(early, { symbols: ['AAPL'], throttleMs: 250 });
+    trade('AAPL');
+    trade('AAPL'); // 1 and 2 wait for the next flush: the snapshot counts them
+    const { socket, emitted } = connect();
+    const ack = service.subscribe(socket, { symbols: ['AAPL'], throttleMs: 250 });
+    expect(ack.ok && ack.snapshots[0]!.tradeSeq).toBe(2);
+    expect(socket.data.viewer.group).toMatchObject({ quotes: [[], [market.indexOf('AAPL')], []], trades: [] });
+    trade('AAPL'); // 3, after the snapshot
+    vi.advanceTimersByTime(100);
+    expect(framesTo(early).flatMap(tradeSeqs)).toEqual([['AAPL', [1, 2, 3]]]);
+    expect(framesTo(socket)).toEqual([]);
+    expect(emitted).toEqual([
+      {
+        event: 'frame',
+        payload: { v: FRAME_VERSION, trades: [{ symbol: 'AAPL', trades: [expect.objectContaining({ seq: 3 })] }] },
+      },
+    ]);
+    trade('AAPL');
+    vi.advanceTimersByTime(100);
+    expect(arrivals.get(socket)!.flatMap(tradeSeqs)).toEqual([
+      ['AAPL', [3]],
+      ['AAPL', [4]],
+    ]);
+  });
+
+  it('at a slow tier, catches up the trades after the fastest flush and the quotes after its own, one frame each', () => {
+    market.applyTick(tick('KO', 70)); // dirty at 1000 until its first flush
+    trade('KO'); // pending
+    const { socket, emitted } = connect();
+    const ack = service.subscribe(socket, { symbols: ['KO'], throttleMs: 1000 });
+    expect(ack.ok && [ack.snapshots[0]!.seq, ack.snapshots[0]!.tradeSeq]).toEqual([1, 1]);
+    market.applyTick(tick('KO', 71)); // seq 2
+    trade('KO'); // 2
+    vi.advanceTimersByTime(100);
+    expect(emitted.map((e) => e.payload as ViewerFrame).map((f) => [quoteSeqs(f), tradeSeqs(f)])).toEqual([
+      [[], [['KO', [2]]]],
+    ]);
+    trade('KO'); // 3: its trades now come with every flush of the fastest tier
+    market.applyTick(tick('KO', 72)); // seq 3
+    vi.advanceTimersByTime(900);
+    expect(framesTo(socket).map((f) => [quoteSeqs(f), tradeSeqs(f)])).toEqual([[[], [['KO', [3]]]]]);
+    expect(emitted.slice(1)).toEqual([
+      {
+        event: 'frame',
+        payload: {
+          v: FRAME_VERSION,
+          quotes: [expect.objectContaining({ symbol: 'KO', seq: 3, conflated: 2, last: 72 })],
+        },
+      },
+    ]);
+    market.applyTick(tick('KO', 73));
+    vi.advanceTimersByTime(1000);
+    expect(arrivals.get(socket)!.flatMap(quoteSeqs)).toEqual([
+      ['KO', 3, 2],
+      ['KO', 4, 1],
+    ]);
+    expect(emitted).toHaveLength(2);
+  });
+
+  it('drops deferred work when the symbol is unsubscribed or the socket disconnects first', () => {
     market.applyTick(tick('KO', 70));
-    const { socket, rooms, emitted } = fakeSocket();
+    market.applyTick(tick('AAPL', 100));
+    const { socket, emitted } = connect();
     service.subscribe(socket, { symbols: ['KO'], throttleMs: 250 });
-    expect(service.unsubscribe(socket, { symbols: ['KO'] })).toEqual({ ok: true, symbols: ['KO'] });
+    expect(service.unsubscribe(socket, { symbols: ['KO', 'MSFT'] })).toEqual({ ok: true, symbols: ['KO'] });
+    const { socket: gone, emitted: goneEmitted } = connect();
+    service.subscribe(gone, { symbols: ['AAPL'], throttleMs: 250 });
+    const { socket: partial, emitted: partialEmitted } = connect();
+    service.subscribe(partial, { symbols: ['AAPL', 'KO'], throttleMs: 250 });
+    service.unsubscribe(partial, { symbols: ['KO'] });
+    const { socket: closing, emitted: closingEmitted } = connect();
+    service.subscribe(closing, { symbols: ['AAPL'], throttleMs: 250 });
+    (gone as { connected: boolean }).connected = false;
+    service.release(gone);
+    (closing as { connected: boolean }).connected = false; // its release is still to come
     market.applyTick(tick('KO', 71));
+    market.applyTick(tick('AAPL', 101));
     vi.advanceTimersByTime(250);
-    expect(socket.data.groups.size).toBe(0);
-    expect(rooms.size).toBe(0);
     expect(emitted).toEqual([]);
-    expect(throttler.groupCount(throttler.tierIndex(250))).toBe(0);
+    expect(goneEmitted).toEqual([]);
+    expect(closingEmitted).toEqual([]);
+    expect(partialEmitted.map((e) => quoteSeqs(e.payload as ViewerFrame))).toEqual([[['AAPL', 2, 1]]]);
+    expect(socket.data.viewer.group).toBeNull();
+    expect(gone.data.viewer.group).toBeNull();
+    service.release(closing);
+    expect(throttler.groupCount()).toBe(1);
+    vi.advanceTimersByTime(1000);
+    expect(written.flatMap((w) => w.sockets)).toEqual([]);
   });
 
   describe('recovery with since', () => {
-    const trade = (symbol: string, ts = T0) => ({ symbol, ts, price: 100, size: 1, side: 'buy' as const });
     beforeEach(() => {
-      for (let n = 0; n < 4; n++) market.applyTrade(trade('AAPL'));
-      for (let n = 0; n < 2; n++) market.applyTrade(trade('MSFT'));
+      for (let n = 0; n < 4; n++) trade('AAPL');
+      for (let n = 0; n < 2; n++) trade('MSFT');
     });
 
     it('recovers the trades after since in the same epoch, and says which epoch it answers in', () => {
-      const { socket } = fakeSocket();
+      const { socket } = connect();
       const ack = service.subscribe(socket, {
         symbols: ['AAPL', 'MSFT'],
         epoch: market.epoch,
@@ -112,8 +257,15 @@ describe(SubscriptionService.name, () => {
       ]);
     });
 
+    it('answers a since older than the ring holds with a gap', () => {
+      for (let n = 0; n < 20; n++) trade('AAPL');
+      const { socket } = connect();
+      const ack = service.subscribe(socket, { symbols: ['AAPL'], epoch: market.epoch, since: { AAPL: 2 } });
+      expect(ack).toMatchObject({ ok: true, trades: [], gaps: ['AAPL'] });
+    });
+
     it('answers a since from another epoch with a gap for every symbol it names, and no trades', () => {
-      const { socket } = fakeSocket();
+      const { socket } = connect();
       const other = market.epoch === 'aaaaaaaaaaaa' ? 'bbbbbbbbbbbb' : 'aaaaaaaaaaaa';
       const ack = service.subscribe(socket, {
         symbols: ['AAPL', 'MSFT', 'KO'],
@@ -129,13 +281,14 @@ describe(SubscriptionService.name, () => {
     });
 
     it('refuses a since without its epoch as BAD_REQUEST, and holds nothing', () => {
-      const { socket } = fakeSocket();
+      const { socket } = connect();
       const ack = service.subscribe(socket, { symbols: ['AAPL'], since: { AAPL: 2 } });
       expect(ack).toMatchObject({
         ok: false,
         error: { code: 'BAD_REQUEST', message: expect.stringMatching(/^epoch: /) },
       });
       expect(socket.data.subs.size).toBe(0);
+      expect(socket.data.viewer.group).toBeNull();
       expect(service.subscribe(socket, { symbols: ['AAPL'], epoch: 'x'.repeat(65) })).toMatchObject({
         ok: false,
         error: { code: 'BAD_REQUEST' },
@@ -145,20 +298,48 @@ describe(SubscriptionService.name, () => {
     });
   });
 
-  it('moves a symbol between tiers and releases every group on disconnect', () => {
-    const { socket } = fakeSocket();
-    service.subscribe(socket, { symbols: ['AAPL', 'MSFT'], throttleMs: 100 });
-    service.subscribe(socket, { symbols: ['MSFT'], throttleMs: 1000 });
-    expect(socket.data.groups.get(100)!.symbols).toEqual([market.indexOf('AAPL')]);
-    expect(socket.data.groups.get(1000)!.symbols).toEqual([market.indexOf('MSFT')]);
+  it('refuses an unknown symbol or tier, and holds nothing', () => {
+    const { socket } = connect();
+    expect(service.subscribe(socket, { symbols: ['AAPL', 'NOPE'] })).toMatchObject({
+      ok: false,
+      error: { code: 'UNKNOWN_SYMBOL', symbols: ['NOPE'] },
+    });
+    expect(service.subscribe(socket, { symbols: ['AAPL'], throttleMs: 500 })).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_THROTTLE', tiers: [100, 250, 1000] },
+    });
+    expect(service.unsubscribe(socket, { symbols: ['NOPE'] })).toMatchObject({
+      ok: false,
+      error: { code: 'UNKNOWN_SYMBOL' },
+    });
+    expect(socket.data.subs.size).toBe(0);
+    expect(throttler.groupCount()).toBe(0);
+  });
+
+  it('moves a symbol between tiers and releases everything on disconnect', () => {
+    const { socket } = connect();
+    expect(service.subscribe(socket, { symbols: ['AAPL', 'MSFT'], throttleMs: 100 })).toMatchObject({ ok: true });
+    expect(service.subscribe(socket, { symbols: ['MSFT'], throttleMs: 1000 })).toMatchObject({ ok: true });
+    const [aapl, msft] = [market.indexOf('AAPL'), market.indexOf('MSFT')];
+    expect(socket.data.viewer.group).toMatchObject({ quotes: [[aapl], [], [msft]], trades: [aapl, msft] });
+    market.applyTick(tick('AAPL', 100));
+    market.applyTick(tick('MSFT', 400));
+    vi.advanceTimersByTime(1000);
+    expect(framesTo(socket).map(quoteSeqs)).toEqual([[['AAPL', 1, 1]], [['MSFT', 1, 1]]]);
     expect(service.subscribe(socket, { symbols: ['V', 'KO'] })).toMatchObject({
       ok: false,
       error: { code: 'TOO_MANY_SYMBOLS' },
     });
+    expect([...socket.data.subs.keys()]).toEqual(['AAPL', 'MSFT']);
+
     service.release(socket);
-    expect(throttler.groupCount(0) + throttler.groupCount(1) + throttler.groupCount(2)).toBe(0);
-    market.applyTick(tick('AAPL', 1));
+    expect(socket.data.subs.size).toBe(0);
+    expect(socket.data.viewer.group).toBeNull();
+    expect(throttler.groupCount()).toBe(0);
+    written.length = 0;
+    market.applyTick(tick('AAPL', 101));
+    trade('AAPL');
     vi.advanceTimersByTime(1000);
-    expect(sent).toEqual([]);
+    expect(written).toEqual([]);
   });
 });

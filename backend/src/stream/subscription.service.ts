@@ -2,36 +2,44 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   ErrorCode,
   SubscribeRequestSchema,
-  tradeRoom,
   UnsubscribeRequestSchema,
   type ClientToServerEvents,
   type ErrorBody,
   type Quote,
+  FRAME_VERSION,
   type ServerToClientEvents,
   type Snapshot,
   type SubscribeAck,
   type TradeBatch,
   type UnsubscribeAck,
+  type ViewerFrame,
 } from '@tickdeck/protocol';
 import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { MarketState } from '../market/market-state.js';
 import type { ViewerSessionData } from '../security/viewer-session.js';
-import { Throttler, type QuoteGroup } from './throttler.js';
+import { Throttler, type Viewer } from './throttler.js';
 
 /** One held symbol of one socket. A new object per (re)subscription, so stale deferred work can tell. */
 interface Subscription {
   readonly tierMs: number;
   /** False until the socket may get quotes for it without repeating its snapshot. */
   ready: boolean;
+  /** False until the socket may get its trades without repeating any the snapshot counts. */
+  trades: boolean;
+}
+
+/** A viewer socket as the throttler sees it. */
+export interface SocketViewer extends Viewer {
+  readonly socket: ViewerSocket;
 }
 
 /** What the gateway keeps per viewer socket: everything on `socket.data`. */
 export interface ViewerData extends ViewerSessionData {
   subs: Map<string, Subscription>;
-  /** Per tier (ms), the subscription-set group the socket receives its quotes through. */
-  groups: Map<number, QuoteGroup>;
+  /** The socket in the throttler: the group of viewers owed the same frames. */
+  viewer: SocketViewer;
 }
 
 export type ViewerSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, ViewerData>;
@@ -51,19 +59,34 @@ function badRequest(error: z.ZodError): { ok: false; error: ErrorBody } {
 
 /**
  * Subscribe and unsubscribe, for the `/market` gateway: validates, answers with snapshots, and
- * moves the socket between rooms: per tier the subscription-set group room `g:{TIER}:{id}` its
- * quotes come through, and per symbol the trade room `t:{SYMBOL}`. A socket enters a room only
- * when the room's next flush cannot repeat what its snapshot already says, so every quote it
- * receives is newer than its snapshot (and every trade newer than the snapshot's `tradeSeq`),
- * each exactly once. A `since` is honoured only in the market's epoch; from another it is a gap.
+ * tells the throttler what the socket holds, so it lands in the group of viewers owed the same
+ * frames. A symbol enters the socket's frames only when the next flush cannot repeat what its
+ * snapshot already says, so every quote it receives is newer than its snapshot (and every trade
+ * newer than the snapshot's `tradeSeq`), each exactly once. A `since` is honoured only in the
+ * market's epoch; from another it is a gap.
  */
 @Injectable()
 export class SubscriptionService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly market: MarketState,
-    private readonly throttler: Throttler,
+    private readonly throttler: Throttler<SocketViewer>,
   ) {}
+
+  /** Viewer sockets by socket object, for who only holds the socket (the slow-consumer guard). */
+  private readonly viewers = new WeakMap<object, SocketViewer>();
+
+  /** Sets up a connected socket's state. */
+  attach(socket: ViewerSocket): void {
+    socket.data.subs = new Map();
+    socket.data.viewer = { socket, group: null, lagging: false, owed: null };
+    this.viewers.set(socket, socket.data.viewer);
+  }
+
+  /** The viewer of a `/market` socket; undefined for any other socket. */
+  viewerOf(socket: object): SocketViewer | undefined {
+    return this.viewers.get(socket);
+  }
 
   subscribe(socket: ViewerSocket, payload: unknown): SubscribeAck {
     const parsed = SubscribeRequestSchema.safeParse(payload);
@@ -95,20 +118,21 @@ export class SubscriptionService {
     const trades: TradeBatch[] = [];
     const gaps: string[] = [];
     const held: [string, Subscription, Snapshot][] = [];
-    const moved = new Set<number>();
     // Seqs of another epoch count other trades: what came after them cannot be told, only a gap.
     const sameEpoch = req.epoch === this.market.epoch;
     let dirty = false;
+    let deferTrades = false;
     for (const symbol of symbols) {
       const i = this.market.indexOf(symbol);
       const snapshot = this.market.snapshot(i);
       snapshots.push(snapshot);
-      const previous = subs.get(symbol);
-      if (previous && previous.tierMs !== tierMs) moved.add(previous.tierMs);
-      const sub: Subscription = { tierMs, ready: false };
+      // Trades queued for the next flush are at or below the snapshot's tradeSeq: when there are
+      // some, the symbol's trades come from the flush after it (what came after the snapshot
+      // meanwhile, right after it).
+      const sub: Subscription = { tierMs, ready: false, trades: !this.throttler.hasPendingTrades(i) };
       subs.set(symbol, sub);
-      this.joinTrades(socket, symbol, i, sub, snapshot.tradeSeq);
       held.push([symbol, sub, snapshot]);
+      deferTrades ||= !sub.trades;
       dirty ||= this.throttler.isDirty(k, i);
       const since = req.since?.[symbol];
       if (since !== undefined) {
@@ -117,16 +141,13 @@ export class SubscriptionService {
         else if (missed.length > 0) trades.push({ symbol, trades: missed });
       }
     }
-    for (const tier of moved) this.sync(socket, tier);
-    if (!dirty) {
-      for (const [, sub] of held) sub.ready = true;
-      this.sync(socket, tierMs);
-    } else {
-      // The tier's next flush would repeat what the snapshots say: receive these symbols from the
-      // flush after it, and get right after it only what moved past each snapshot.
-      this.sync(socket, tierMs);
-      this.throttler.afterNextFlush(k, () => this.ready(socket, tierMs, held));
-    }
+    if (!dirty) for (const [, sub] of held) sub.ready = true;
+    // Else the tier's next flush would repeat what the snapshots say: quotes come from the flush
+    // after it, and right after it only what moved past each snapshot. One catch-up frame per
+    // deferring flush: the fastest tier's settles the trades (and the quotes at that tier).
+    if (deferTrades || (dirty && k === 0)) this.throttler.afterNextFlush(0, () => this.catchUp(socket, held, k === 0));
+    if (dirty && k !== 0) this.throttler.afterNextFlush(k, () => this.catchUp(socket, held, true));
+    this.sync(socket);
     return { ok: true, throttleMs: tierMs, epoch: this.market.epoch, snapshots, trades, gaps };
   }
 
@@ -137,24 +158,18 @@ export class SubscriptionService {
     const unknown = this.rejectUnknown(symbols);
     if (unknown) return unknown;
     const removed: string[] = [];
-    const tiers = new Set<number>();
     for (const symbol of symbols) {
-      const sub = socket.data.subs.get(symbol);
-      if (!sub) continue;
-      socket.data.subs.delete(symbol);
-      void socket.leave(tradeRoom(symbol));
-      tiers.add(sub.tierMs);
+      if (!socket.data.subs.delete(symbol)) continue;
       removed.push(symbol);
     }
-    for (const tier of tiers) this.sync(socket, tier);
+    if (removed.length > 0) this.sync(socket);
     return { ok: true, symbols: removed };
   }
 
-  /** Forgets a disconnected socket's groups (Socket.IO empties its rooms by itself). */
+  /** Takes a disconnected socket out of the throttler. */
   release(socket: ViewerSocket): void {
-    for (const group of socket.data.groups.values()) this.throttler.leave(group);
-    socket.data.groups.clear();
     socket.data.subs.clear();
+    this.throttler.assign(socket.data.viewer, null);
   }
 
   private rejectUnknown(symbols: string[]): { ok: false; error: ErrorBody } | null {
@@ -168,62 +183,49 @@ export class SubscriptionService {
   }
 
   /**
-   * Trades queued for the next flush are at or below the snapshot's tradeSeq: join the trade room
-   * after that flush, then send what came after the snapshot in the meantime.
+   * After a deferring flush: the held symbols' trades (and with `quotes` their quotes) enter the
+   * socket's frames, and it is sent, in one frame, what came after each snapshot meanwhile.
    */
-  private joinTrades(socket: ViewerSocket, symbol: string, i: number, sub: Subscription, tradeSeq: number): void {
-    const room = tradeRoom(symbol);
-    void socket.leave(room);
-    if (!this.throttler.hasPendingTrades(i)) {
-      void socket.join(room);
-      return;
-    }
-    this.throttler.afterNextFlush(0, () => {
-      if (!socket.connected || socket.data.subs.get(symbol) !== sub) return;
-      void socket.join(room);
-      const missed = this.market.tradesAfter(i, tradeSeq);
-      if (missed && missed.length > 0) socket.emit('trades', { symbol, trades: missed });
-    });
-  }
-
-  /** After a deferring flush: the held symbols become ready, with a catch-up quote where they moved. */
-  private ready(socket: ViewerSocket, tierMs: number, held: [string, Subscription, Snapshot][]): void {
+  private catchUp(socket: ViewerSocket, held: [string, Subscription, Snapshot][], quotes: boolean): void {
     if (!socket.connected) return;
-    const catchUp: Quote[] = [];
+    const caughtUp: Quote[] = [];
+    const trades: TradeBatch[] = [];
     for (const [symbol, sub, snapshot] of held) {
       if (socket.data.subs.get(symbol) !== sub) continue;
-      sub.ready = true;
       const i = this.market.indexOf(symbol);
-      const seq = this.market.seqAt(i);
-      if (seq > snapshot.seq) {
-        const quote = this.market.quoteState(i) as Quote;
-        quote.conflated = seq - snapshot.seq;
-        catchUp.push(quote);
+      if (!sub.trades) {
+        sub.trades = true;
+        const missed = this.market.tradesAfter(i, snapshot.tradeSeq);
+        if (missed && missed.length > 0) trades.push({ symbol, trades: missed });
+      }
+      if (quotes && !sub.ready) {
+        sub.ready = true;
+        const seq = this.market.seqAt(i);
+        if (seq > snapshot.seq) {
+          const quote = this.market.quoteState(i) as Quote;
+          quote.conflated = seq - snapshot.seq;
+          caughtUp.push(quote);
+        }
       }
     }
-    this.sync(socket, tierMs);
-    if (catchUp.length > 0) socket.emit('quotes', catchUp);
+    this.sync(socket);
+    if (caughtUp.length === 0 && trades.length === 0) return;
+    // Keys in the documented order (v, quotes, trades), as the throttler's frames have them.
+    const frame: ViewerFrame = { v: FRAME_VERSION };
+    if (caughtUp.length > 0) frame.quotes = caughtUp;
+    if (trades.length > 0) frame.trades = trades;
+    socket.emit('frame', frame);
   }
 
-  /** Moves the socket into the group of the ready symbols it holds at `tierMs`, if that changed. */
-  private sync(socket: ViewerSocket, tierMs: number): void {
-    const wanted: number[] = [];
+  /** Puts the socket in the throttler group of what it holds and may be sent now. */
+  private sync(socket: ViewerSocket): void {
+    const quotes: number[][] = this.throttler.tiers.map(() => []);
+    const trades: number[] = [];
     for (const [symbol, sub] of socket.data.subs) {
-      if (sub.tierMs === tierMs && sub.ready) wanted.push(this.market.indexOf(symbol));
+      const i = this.market.indexOf(symbol);
+      if (sub.ready) quotes[this.throttler.tierIndex(sub.tierMs)]!.push(i);
+      if (sub.trades) trades.push(i);
     }
-    wanted.sort((a, b) => a - b);
-    const groups = socket.data.groups;
-    const current = groups.get(tierMs);
-    if (current && current.symbols.length === wanted.length && current.symbols.every((i, n) => i === wanted[n])) return;
-    if (current) {
-      this.throttler.leave(current);
-      void socket.leave(current.room);
-      groups.delete(tierMs);
-    }
-    if (wanted.length > 0) {
-      const group = this.throttler.join(this.throttler.tierIndex(tierMs), wanted);
-      void socket.join(group.room);
-      groups.set(tierMs, group);
-    }
+    this.throttler.assign(socket.data.viewer, { quotes, trades });
   }
 }

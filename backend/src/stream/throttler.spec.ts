@@ -1,223 +1,530 @@
-import { DEFAULT_INSTRUMENTS, tradeRoom, type FeedTick, type Quote, type TradeBatch } from '@tickdeck/protocol';
+import { DEFAULT_INSTRUMENTS, FRAME_VERSION, type FeedTick, type ViewerFrame } from '@tickdeck/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MarketState } from '../market/market-state.js';
-import { Throttler, type Broadcaster } from './throttler.js';
+import { Throttler, type FrameOut, type Holding, type Viewer } from './throttler.js';
 
-const instruments = DEFAULT_INSTRUMENTS.filter((i) => ['AAPL', 'MSFT', 'BTC-USD'].includes(i.symbol));
+const instruments = DEFAULT_INSTRUMENTS.filter((i) => ['AAPL', 'MSFT', 'KO', 'BTC-USD'].includes(i.symbol));
 const T0 = Date.UTC(2026, 10, 25, 14, 30);
 const TRADE_HISTORY = 100;
 
-/** Records what the throttler sends; rooms have the members the test gives them. */
-class FakeRooms implements Broadcaster {
-  readonly sizes = new Map<string, number>();
-  readonly sent: { room: string; quotes: Quote[] }[] = [];
-  readonly tradesSent: { room: string; batch: TradeBatch }[] = [];
-  members(room: string): number {
-    return this.sizes.get(room) ?? 0;
+interface TestViewer extends Viewer {
+  readonly name: string;
+}
+
+interface Write {
+  /** Fake time of the write. */
+  at: number;
+  viewers: string[];
+  count: number;
+  frame: ViewerFrame;
+}
+
+/** Records every write: who, the count it was given, and the frame decoded from its JSON. */
+class FakeOut implements FrameOut<TestViewer> {
+  readonly writes: Write[] = [];
+  write(viewers: Iterable<TestViewer>, count: number, json: string): void {
+    this.writes.push({
+      at: Date.now(),
+      viewers: [...viewers].map((v) => v.name),
+      count,
+      frame: JSON.parse(json) as ViewerFrame,
+    });
   }
-  quotes(room: string, quotes: Quote[]): void {
-    this.sent.push({ room, quotes });
+  /** The frames `name` was written, in order. */
+  framesOf(name: string): ViewerFrame[] {
+    return this.writes.filter((w) => w.viewers.includes(name)).map((w) => w.frame);
   }
-  trades(room: string, batch: TradeBatch): void {
-    this.tradesSent.push({ room, batch });
+  clear(): void {
+    this.writes.length = 0;
   }
+}
+
+function viewer(name: string): TestViewer {
+  return { name, group: null, lagging: false, owed: null };
 }
 
 function tick(symbol: string, last: number, ts: number, volume = 0): FeedTick {
   return { symbol, ts, last, bid: last - 0.01, ask: last + 0.01, volume };
 }
 
+/** [symbol, seq, conflated] of each quote of a frame, in frame order. */
+const quoteSeqs = (frame: ViewerFrame) => (frame.quotes ?? []).map((q) => [q.symbol, q.seq, q.conflated]);
+
 describe(Throttler.name, () => {
   let market: MarketState;
-  let throttler: Throttler;
-  let rooms: FakeRooms;
+  let throttler: Throttler<TestViewer>;
+  let out: FakeOut;
 
   beforeEach(() => {
     vi.useFakeTimers();
+    vi.setSystemTime(0);
     market = new MarketState(instruments, { historySeconds: 60, tradeHistory: TRADE_HISTORY });
-    throttler = new Throttler(market, [250, 100, 1000]);
-    rooms = new FakeRooms();
-    throttler.start(rooms);
+    throttler = new Throttler(market, [250, 100, 1000, 250]);
+    out = new FakeOut();
+    throttler.start(out);
   });
   afterEach(() => {
     throttler.stop();
     vi.useRealTimers();
   });
 
-  /** `members` sockets holding `symbols` at `tierMs`; returns their group's room. */
-  const hold = (tierMs: number, symbols: string[], members = 1) => {
-    let room = '';
-    for (let m = 0; m < members; m++) {
-      room = throttler.join(
-        throttler.tierIndex(tierMs),
-        symbols.map((s) => market.indexOf(s)),
-      ).room;
-    }
-    return room;
-  };
+  const idx = (symbol: string) => market.indexOf(symbol);
+  /** A holding from quote symbols per tier in ms, and trade symbols. */
+  const holding = (quotes: Record<number, string[]>, trades: string[] = []): Holding => ({
+    quotes: throttler.tiers.map((ms) => (quotes[ms] ?? []).map(idx)),
+    trades: trades.map(idx),
+  });
+  const assign = (v: TestViewer, quotes: Record<number, string[]>, trades: string[] = []) =>
+    throttler.assign(v, holding(quotes, trades));
+  let tradeTs = T0;
+  const trade = (symbol: string, price = 100) =>
+    market.applyTrade({ symbol, ts: tradeTs++, price, size: 1, side: 'buy' });
 
-  it('merges the ticks of one window into one quote with the last price and the window folded into the day', () => {
-    const aapl = hold(250, ['AAPL'], 3);
+  it('offers its tiers sorted and deduplicated, and needs at least one', () => {
+    expect(throttler.tiers).toEqual([100, 250, 1000]);
+    expect([100, 250, 1000, 500].map((ms) => throttler.tierIndex(ms))).toEqual([0, 1, 2, -1]);
+    expect(() => new Throttler(market, [])).toThrow(/at least one tier/);
+  });
+
+  it('merges the ticks of one window into one quote with the latest state and the window folded into the day', () => {
+    const viewers = ['a', 'b', 'c'].map(viewer);
+    for (const v of viewers) assign(v, { 250: ['AAPL'] });
     const prices = [100, 104, 97, 101, 102];
     prices.forEach((p, k) => market.applyTick(tick('AAPL', p, T0 + k, 10 * (k + 1))));
     vi.advanceTimersByTime(249);
-    expect(rooms.sent).toHaveLength(0);
+    expect(out.writes).toEqual([]);
     vi.advanceTimersByTime(1);
-    expect(rooms.sent).toHaveLength(1);
-    const [{ room, quotes }] = rooms.sent as [{ room: string; quotes: Quote[] }];
-    expect(room).toBe(aapl);
-    expect(quotes).toHaveLength(1);
-    expect(quotes[0]).toMatchObject({
-      symbol: 'AAPL',
-      seq: 5,
-      conflated: 5,
-      last: 102,
-      open: 100,
-      high: 104,
-      low: 97,
-      volume: 150,
-      change: 2,
-      changePct: 2,
-      ts: T0 + 4,
+    expect(out.writes).toHaveLength(1);
+    const [write] = out.writes as [Write];
+    expect(write.viewers).toEqual(['a', 'b', 'c']);
+    expect(write.count).toBe(3);
+    // No trades key: nothing to carry.
+    expect(write.frame).toStrictEqual({
+      v: FRAME_VERSION,
+      quotes: [
+        {
+          symbol: 'AAPL',
+          seq: 5,
+          conflated: 5,
+          ts: T0 + 4,
+          last: 102,
+          bid: 101.99,
+          ask: 102.01,
+          open: 100,
+          high: 104,
+          low: 97,
+          volume: 150,
+          change: 2,
+          changePct: 2,
+        },
+      ],
     });
-    expect(throttler.stats).toMatchObject({ quoteBroadcasts: 1, quotesDelivered: 3 });
+    expect(throttler.stats).toEqual({
+      frameEncodings: 1,
+      framesWritten: 3,
+      quotesDelivered: 3,
+      tradesDelivered: 0,
+      tradeGaps: 0,
+    });
   });
 
-  it('sends nothing for a symbol without ticks, and nothing for a symbol nobody holds', () => {
-    hold(250, ['AAPL']);
-    const group = throttler.join(throttler.tierIndex(100), [market.indexOf('MSFT')]);
-    throttler.leave(group); // MSFT's only holder left
-    expect(throttler.groupCount(throttler.tierIndex(100))).toBe(0);
+  it('sends nothing for a symbol without ticks, nor for a symbol or trades nobody holds', () => {
+    const a = viewer('a');
+    const b = viewer('b');
+    assign(a, { 250: ['AAPL'] });
+    assign(b, { 100: ['MSFT'] }, ['MSFT']);
+    expect(throttler.groupCount()).toBe(2);
+    throttler.assign(b, null); // MSFT's only holder left: its group is forgotten
+    expect(b.group).toBeNull();
+    expect(throttler.groupCount()).toBe(1);
     market.applyTick(tick('MSFT', 400, T0));
+    trade('MSFT');
+    trade('BTC-USD');
     vi.advanceTimersByTime(1000);
-    expect(rooms.sent).toEqual([]);
+    expect(out.writes).toEqual([]);
+    expect(throttler.stats.frameEncodings).toBe(0);
+    expect(throttler.hasPendingTrades(idx('MSFT'))).toBe(false);
   });
 
-  it('packs the changed symbols of a subscription set into one frame per group, built once per symbol', () => {
-    const both = hold(100, ['MSFT', 'AAPL'], 2);
-    const same = hold(100, ['AAPL', 'MSFT']); // same set, other order: the same group
-    const one = hold(100, ['AAPL']);
-    expect(same).toBe(both);
-    expect(throttler.groupCount(throttler.tierIndex(100))).toBe(2);
+  it('writes each holding one frame per flush, shared by every viewer holding the same, with only its symbols', () => {
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(viewer) as [TestViewer, TestViewer, TestViewer, TestViewer];
+    assign(a, { 100: ['MSFT', 'AAPL'] }, ['AAPL']);
+    assign(b, { 100: ['MSFT', 'AAPL'] }, ['AAPL']);
+    // The same holding in another order and with a repeat: the same group.
+    assign(c, { 100: ['AAPL', 'MSFT', 'AAPL'] }, ['AAPL', 'AAPL']);
+    assign(d, { 100: ['AAPL'] });
+    expect(c.group).toBe(a.group);
+    expect(d.group).not.toBe(a.group);
+    expect(throttler.groupCount()).toBe(2);
     market.applyTick(tick('AAPL', 100, T0));
     market.applyTick(tick('MSFT', 400, T0));
     market.applyTick(tick('BTC-USD', 60000, T0)); // held by nobody
+    trade('AAPL');
+    const stringify = vi.spyOn(JSON, 'stringify');
     vi.advanceTimersByTime(100);
-    expect(rooms.sent.map((s) => [s.room, s.quotes.map((q) => q.symbol)])).toEqual([
-      [both, ['AAPL', 'MSFT']],
-      [one, ['AAPL']],
+    // Each changed quote and the trade batch serialised once, whatever the viewers and groups.
+    expect(stringify).toHaveBeenCalledTimes(3);
+    stringify.mockRestore();
+
+    expect(out.writes.map((w) => [w.viewers, w.count])).toEqual([
+      [['a', 'b', 'c'], 3],
+      [['d'], 1],
     ]);
-    expect(rooms.sent[0]!.quotes[0]).toBe(rooms.sent[1]!.quotes[0]);
-    expect(throttler.stats).toMatchObject({ quoteBroadcasts: 2, quotesDelivered: 2 * 3 + 1 });
+    const [shared, own] = out.writes as [Write, Write];
+    // Quotes and trades of one flush in one frame.
+    expect(quoteSeqs(shared.frame)).toEqual([
+      ['AAPL', 1, 1],
+      ['MSFT', 1, 1],
+    ]);
+    expect(shared.frame.trades).toEqual([{ symbol: 'AAPL', trades: [expect.objectContaining({ seq: 1 })] }]);
+    expect(own.frame).toStrictEqual({ v: FRAME_VERSION, quotes: [shared.frame.quotes![0]] });
+    expect(throttler.stats).toMatchObject({
+      frameEncodings: 2,
+      framesWritten: 4,
+      quotesDelivered: 2 * 3 + 1,
+      tradesDelivered: 3,
+    });
+
+    out.clear();
     market.applyTick(tick('MSFT', 401, T0 + 1));
     vi.advanceTimersByTime(100);
-    expect(rooms.sent.slice(2).map((s) => [s.room, s.quotes.map((q) => q.symbol)])).toEqual([[both, ['MSFT']]]);
+    expect(out.writes.map((w) => [w.viewers, quoteSeqs(w.frame)])).toEqual([[['a', 'b', 'c'], [['MSFT', 2, 1]]]]);
   });
 
   it('sends at most one quote per symbol per interval, each newer, and counts what it merged', () => {
-    hold(100, ['AAPL']);
+    assign(viewer('a'), { 100: ['AAPL'] });
     for (let k = 0; k < 100; k++) {
       market.applyTick(tick('AAPL', 100 + k / 100, T0 + k * 10));
       vi.advanceTimersByTime(10);
     }
-    const seqs = rooms.sent.map((s) => s.quotes[0]!.seq);
-    expect(rooms.sent).toHaveLength(10);
-    expect(seqs).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
-    expect(rooms.sent.every((s) => s.quotes[0]!.conflated === 10)).toBe(true);
-    expect(rooms.sent.at(-1)!.quotes[0]!.last).toBe(100.99);
+    const frames = out.framesOf('a');
+    expect(frames).toHaveLength(10);
+    expect(frames.map((f) => f.quotes!.length)).toEqual(Array(10).fill(1));
+    expect(frames.map((f) => f.quotes![0]!.seq)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+    expect(frames.map((f) => f.quotes![0]!.conflated)).toEqual(Array(10).fill(10));
+    expect(frames.at(-1)!.quotes![0]!.last).toBe(100.99);
   });
 
-  it('keeps tiers independent: each tier counts its own conflation', () => {
-    const fastRoom = hold(100, ['BTC-USD']);
-    const slowRoom = hold(1000, ['BTC-USD']);
+  it('flushes a tier that is a multiple of the fastest on every n-th tick, with the trades, in one frame', () => {
+    const fast = viewer('fast');
+    const slow = viewer('slow');
+    assign(fast, { 100: ['BTC-USD'] });
+    // Quotes at 1000 and another symbol at 100: every 10th tick carries both, and the trades.
+    assign(slow, { 100: ['AAPL'], 1000: ['BTC-USD'] }, ['BTC-USD']);
     for (let k = 0; k < 20; k++) {
       market.applyTick(tick('BTC-USD', 60000 + k, T0 + k * 50));
+      if (k % 2 === 0) trade('BTC-USD', 60000 + k);
+      if (k === 19) market.applyTick(tick('AAPL', 101, T0 + k * 50));
       vi.advanceTimersByTime(50);
     }
-    const fast = rooms.sent.filter((s) => s.room === fastRoom);
-    const slow = rooms.sent.filter((s) => s.room === slowRoom);
-    expect(fast).toHaveLength(10);
-    expect(slow).toHaveLength(1);
-    expect(slow[0]!.quotes[0]).toMatchObject({ seq: 20, conflated: 20, last: 60019 });
+    expect(out.framesOf('fast')).toHaveLength(10);
+    const slowWrites = out.writes.filter((w) => w.viewers.includes('slow'));
+    // Its trades every tick, whatever its quote tier; its quotes only on the 10th.
+    expect(slowWrites.map((w) => w.at)).toEqual([100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]);
+    expect(slowWrites.map((w) => w.frame.trades!.flatMap((b) => b.trades.map((t) => t.seq)))).toEqual([
+      [1],
+      [2],
+      [3],
+      [4],
+      [5],
+      [6],
+      [7],
+      [8],
+      [9],
+      [10],
+    ]);
+    expect(slowWrites.slice(0, 9).every((w) => w.frame.quotes === undefined)).toBe(true);
+    const last = slowWrites.at(-1)!.frame;
+    expect(last.quotes).toEqual([
+      expect.objectContaining({ symbol: 'AAPL', seq: 1, conflated: 1 }),
+      expect.objectContaining({ symbol: 'BTC-USD', seq: 20, conflated: 20, last: 60019 }),
+    ]);
+    expect(last.trades).toHaveLength(1);
   });
 
-  it('delivers every trade in order at the fastest tier, never conflated', () => {
-    rooms.sizes.set(tradeRoom('AAPL'), 2);
-    // The throttler is told nothing: it pulls the trades from the market by seq.
-    for (let k = 0; k < 7; k++) {
-      market.applyTrade({ symbol: 'AAPL', ts: T0 + k, price: 100 + k, size: k + 1, side: 'buy' });
-    }
-    expect(throttler.hasPendingTrades(market.indexOf('AAPL'))).toBe(true);
+  it('flushes a tier that is no multiple of the fastest on its own timer, with quotes only', () => {
+    assign(viewer('a'), { 250: ['AAPL'] }, ['AAPL']);
+    market.applyTick(tick('AAPL', 100, T0));
+    trade('AAPL');
     vi.advanceTimersByTime(100);
-    expect(rooms.tradesSent).toHaveLength(1);
-    const batch = rooms.tradesSent[0]!.batch;
-    expect(batch.symbol).toBe('AAPL');
-    expect(batch.trades.map((t) => t.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    expect(batch.trades.map((t) => t.id)).toEqual([
-      'AAPL-1',
-      'AAPL-2',
-      'AAPL-3',
-      'AAPL-4',
-      'AAPL-5',
-      'AAPL-6',
-      'AAPL-7',
+    expect(out.writes.map((w) => [w.at, w.frame])).toEqual([
+      [100, { v: FRAME_VERSION, trades: [{ symbol: 'AAPL', trades: [expect.objectContaining({ seq: 1 })] }] }],
     ]);
-    expect(throttler.hasPendingTrades(market.indexOf('AAPL'))).toBe(false);
+    vi.advanceTimersByTime(100);
+    trade('AAPL'); // waits for the fastest tier: the 250 ms flush does not carry it
+    vi.advanceTimersByTime(50);
+    expect(out.writes.slice(1).map((w) => [w.at, Object.keys(w.frame), quoteSeqs(w.frame)])).toEqual([
+      [250, ['v', 'quotes'], [['AAPL', 1, 1]]],
+    ]);
+    expect(throttler.hasPendingTrades(idx('AAPL'))).toBe(true);
+    vi.advanceTimersByTime(50);
+    expect(out.writes.slice(2).map((w) => [w.at, Object.keys(w.frame)])).toEqual([[300, ['v', 'trades']]]);
+    trade('AAPL');
+    // flush(k) directly: the same.
+    market.applyTick(tick('AAPL', 101, T0 + 1));
+    throttler.flush(throttler.tierIndex(250));
+    expect(out.writes.at(-1)!.frame).toStrictEqual({
+      v: FRAME_VERSION,
+      quotes: [expect.objectContaining({ seq: 2, conflated: 1 })],
+    });
+    expect(throttler.hasPendingTrades(idx('AAPL'))).toBe(true);
+  });
+
+  it('delivers every trade once and in order at the fastest tier, never conflated', () => {
+    assign(viewer('a'), {}, ['AAPL', 'MSFT']);
+    assign(viewer('b'), {}, ['MSFT', 'AAPL']);
+    // The throttler is told nothing: it pulls the trades from the market by seq.
+    for (let k = 0; k < 7; k++) trade('AAPL', 100 + k);
+    trade('MSFT');
+    expect(throttler.hasPendingTrades(idx('AAPL'))).toBe(true);
+    vi.advanceTimersByTime(100);
+    expect(out.writes.map((w) => [w.viewers, w.count])).toEqual([[['a', 'b'], 2]]);
+    const frame = out.writes[0]!.frame;
+    expect(Object.keys(frame)).toEqual(['v', 'trades']);
+    expect(frame.trades!.map((b) => b.symbol)).toEqual(['AAPL', 'MSFT']);
+    const aapl = frame.trades![0]!;
+    expect(aapl.gap).toBeUndefined();
+    expect(aapl.trades.map((t) => [t.seq, t.id, t.price])).toEqual(
+      [1, 2, 3, 4, 5, 6, 7].map((seq) => [seq, `AAPL-${seq}`, 99 + seq]),
+    );
+    expect(throttler.stats).toMatchObject({ frameEncodings: 1, framesWritten: 2, tradesDelivered: 2 * 8 });
+    expect(throttler.hasPendingTrades(idx('AAPL'))).toBe(false);
     vi.advanceTimersByTime(1000);
-    expect(rooms.tradesSent).toHaveLength(1);
+    expect(out.writes).toHaveLength(1);
+    trade('AAPL');
+    trade('AAPL');
+    vi.advanceTimersByTime(100);
+    expect(out.writes[1]!.frame.trades).toEqual([
+      { symbol: 'AAPL', trades: [expect.objectContaining({ seq: 8 }), expect.objectContaining({ seq: 9 })] },
+    ]);
   });
 
   it('says so with gap: true when more trades came between two flushes than the ring holds', () => {
-    rooms.sizes.set(tradeRoom('AAPL'), 1);
+    assign(viewer('a'), {}, ['AAPL']);
     const held = TRADE_HISTORY;
-    for (let k = 0; k < held + 5; k++) {
-      market.applyTrade({ symbol: 'AAPL', ts: T0 + k, price: 100, size: 1, side: 'buy' });
-    }
+    for (let k = 0; k < held + 5; k++) trade('AAPL');
     vi.advanceTimersByTime(100);
-    const batch = rooms.tradesSent[0]!.batch;
+    const batch = out.writes[0]!.frame.trades![0]!;
     expect(batch.gap).toBe(true);
     // What the ring still holds, in order: the newest `held` trades.
     expect(batch.trades.map((t) => t.seq)).toEqual(Array.from({ length: held }, (_, k) => k + 6));
     expect(throttler.stats.tradeGaps).toBe(1);
-    market.applyTrade({ symbol: 'AAPL', ts: T0 + held + 5, price: 100, size: 1, side: 'buy' });
+    trade('AAPL');
     vi.advanceTimersByTime(100);
-    expect(rooms.tradesSent[1]!.batch).toEqual({
-      symbol: 'AAPL',
-      trades: [expect.objectContaining({ seq: held + 6 })],
+    expect(out.writes[1]!.frame.trades).toStrictEqual([
+      { symbol: 'AAPL', trades: [expect.objectContaining({ seq: held + 6 })] },
+    ]);
+    expect(throttler.stats.tradeGaps).toBe(1);
+  });
+
+  it('skips the quotes of a lagging viewer and keeps its trades, leaving the rest of its group alone', () => {
+    const a = viewer('a');
+    const b = viewer('b');
+    assign(a, { 100: ['AAPL'] }, ['AAPL']);
+    assign(b, { 100: ['AAPL'] }, ['AAPL']);
+    throttler.setLagging(a, true);
+    expect(a.group).toBe(b.group);
+    market.applyTick(tick('AAPL', 100, T0));
+    trade('AAPL');
+    vi.advanceTimersByTime(100);
+    expect(out.framesOf('a')).toStrictEqual([
+      { v: FRAME_VERSION, trades: [{ symbol: 'AAPL', trades: [expect.objectContaining({ seq: 1 })] }] },
+    ]);
+    expect(out.writes.find((w) => w.viewers.includes('a'))!.count).toBe(1);
+    expect(out.framesOf('b')).toStrictEqual([
+      {
+        v: FRAME_VERSION,
+        quotes: [expect.objectContaining({ seq: 1, conflated: 1 })],
+        trades: [{ symbol: 'AAPL', trades: [expect.objectContaining({ seq: 1 })] }],
+      },
+    ]);
+    expect(throttler.stats).toMatchObject({
+      frameEncodings: 2,
+      framesWritten: 2,
+      quotesDelivered: 1,
+      tradesDelivered: 2,
     });
+    // Quotes only: nothing for it, never an empty frame.
+    market.applyTick(tick('AAPL', 101, T0 + 1));
+    vi.advanceTimersByTime(100);
+    expect(out.framesOf('a')).toHaveLength(1);
+    expect(out.framesOf('b').map(quoteSeqs)).toEqual([[['AAPL', 1, 1]], [['AAPL', 2, 1]]]);
   });
 
-  it('runs deferred work right after the named tier flushes, once', () => {
-    const done: number[] = [];
-    throttler.afterNextFlush(throttler.tierIndex(1000), () => done.push(Date.now()));
+  it('sends a viewer that caught up, at each tier, the latest quote of what moved while it lagged, once', () => {
+    const a = viewer('a');
+    const b = viewer('b');
+    const held = { 100: ['AAPL', 'KO'], 250: ['MSFT'], 1000: ['BTC-USD'] };
+    assign(a, held);
+    assign(b, held);
+    for (const s of ['AAPL', 'KO', 'MSFT', 'BTC-USD']) market.applyTick(tick(s, 100, T0));
+    vi.advanceTimersByTime(1000);
+    expect(out.framesOf('a').map(quoteSeqs)).toEqual([
+      [
+        ['AAPL', 1, 1],
+        ['KO', 1, 1],
+      ],
+      [['MSFT', 1, 1]],
+      [['BTC-USD', 1, 1]],
+    ]);
+    out.clear();
+
+    throttler.setLagging(a, true);
+    for (let k = 0; k < 3; k++) market.applyTick(tick('AAPL', 101 + k, T0 + 1 + k));
+    for (let k = 0; k < 2; k++) market.applyTick(tick('MSFT', 101 + k, T0 + 1 + k));
+    for (let k = 0; k < 4; k++) market.applyTick(tick('BTC-USD', 101 + k, T0 + 1 + k));
+    vi.advanceTimersByTime(1000); // every tier flushes once meanwhile
+    expect(out.framesOf('a')).toEqual([]);
+    expect(out.framesOf('b').map(quoteSeqs)).toEqual([[['AAPL', 4, 3]], [['MSFT', 3, 2]], [['BTC-USD', 5, 4]]]);
+    out.clear();
+
+    throttler.setLagging(a, false);
+    market.applyTick(tick('AAPL', 110, T0 + 10)); // seq 5: b last got 4, a last got 1
+    vi.advanceTimersByTime(100);
+    // KO did not move: not repeated.
+    expect(out.writes.map((w) => [w.at, w.viewers, w.count, quoteSeqs(w.frame)])).toEqual(
+      expect.arrayContaining([
+        [2100, ['a'], 1, [['AAPL', 5, 4]]],
+        [2100, ['b'], 1, [['AAPL', 5, 1]]],
+      ]),
+    );
+    expect(out.writes).toHaveLength(2);
+    expect(out.framesOf('a')[0]!.quotes![0]).toMatchObject({ last: 110 });
+    vi.advanceTimersByTime(150);
+    expect(out.writes.slice(2).map((w) => [w.at, w.viewers, quoteSeqs(w.frame)])).toEqual([
+      [2250, ['a'], [['MSFT', 3, 2]]],
+    ]);
+    vi.advanceTimersByTime(750);
+    expect(out.writes.slice(3).map((w) => [w.at, w.viewers, quoteSeqs(w.frame)])).toEqual([
+      [3000, ['a'], [['BTC-USD', 5, 4]]],
+    ]);
+    vi.advanceTimersByTime(1000);
+    expect(out.writes).toHaveLength(4);
+    // Settled: it shares its group's frames again.
+    market.applyTick(tick('AAPL', 111, T0 + 11));
+    vi.advanceTimersByTime(100);
+    expect(out.writes.slice(4).map((w) => [w.viewers, w.count, quoteSeqs(w.frame)])).toEqual([
+      [['a', 'b'], 2, [['AAPL', 6, 1]]],
+    ]);
+  });
+
+  it('forgets what a viewer lagging was owed for a symbol it no longer holds', () => {
+    const a = viewer('a');
+    const b = viewer('b');
+    assign(a, { 100: ['AAPL', 'MSFT'] });
+    throttler.setLagging(a, true);
+    market.applyTick(tick('AAPL', 100, T0));
+    market.applyTick(tick('MSFT', 400, T0));
+    vi.advanceTimersByTime(100);
+    assign(a, { 100: ['AAPL'] });
+    assign(b, { 100: ['AAPL'] });
+    throttler.setLagging(a, false);
+    vi.advanceTimersByTime(100);
+    expect(out.framesOf('a').map(quoteSeqs)).toEqual([[['AAPL', 1, 1]]]);
+    // Owed nothing more: it shares its group's frames.
+    market.applyTick(tick('AAPL', 101, T0 + 1));
+    vi.advanceTimersByTime(100);
+    expect(out.writes.at(-1)).toMatchObject({ viewers: ['a', 'b'], count: 2 });
+  });
+
+  it('still owes a viewer that lags again what it missed the first time', () => {
+    const a = viewer('a');
+    assign(a, { 1000: ['BTC-USD'] });
+    market.applyTick(tick('BTC-USD', 100, T0));
+    vi.advanceTimersByTime(1000);
+    throttler.setLagging(a, true);
+    market.applyTick(tick('BTC-USD', 101, T0 + 1));
+    market.applyTick(tick('BTC-USD', 102, T0 + 2));
+    vi.advanceTimersByTime(1000); // seq 3 flushed, skipped for it
+    throttler.setLagging(a, false);
+    vi.advanceTimersByTime(50);
+    throttler.setLagging(a, true); // before its tier's next flush could send it seq 3
+    vi.advanceTimersByTime(50);
+    throttler.setLagging(a, false);
+    vi.advanceTimersByTime(900);
+    expect(out.framesOf('a').map(quoteSeqs)).toEqual([[['BTC-USD', 1, 1]], [['BTC-USD', 3, 2]]]);
+  });
+
+  it('owes a lagging viewer the symbols it takes on while lagging, or before it had a group', () => {
+    const a = viewer('a');
+    assign(a, { 100: ['AAPL'] });
+    throttler.setLagging(a, true);
+    assign(a, { 100: ['AAPL', 'MSFT'] });
+    const b = viewer('b');
+    throttler.setLagging(b, true);
+    assign(b, { 100: ['MSFT'] });
+    market.applyTick(tick('MSFT', 400, T0)); // seq 1, skipped while lagging
+    vi.advanceTimersByTime(100);
+    throttler.setLagging(a, false);
+    throttler.setLagging(b, false);
+    vi.advanceTimersByTime(100);
+    expect(out.framesOf('a').map(quoteSeqs)).toEqual([[['MSFT', 1, 1]]]);
+    expect(out.framesOf('b').map(quoteSeqs)).toEqual([[['MSFT', 1, 1]]]);
+  });
+
+  it('moves a viewer between groups and forgets a group once emptied', () => {
+    const a = viewer('a');
+    const b = viewer('b');
+    assign(a, { 100: ['AAPL'] });
+    assign(b, { 100: ['AAPL'] });
+    const first = a.group!;
+    assign(a, { 250: ['AAPL'] });
+    expect(first.members).toEqual(new Set([b]));
+    expect(throttler.groupCount()).toBe(2);
+    throttler.assign(b, null);
+    expect(throttler.groupCount()).toBe(1);
+    assign(a, {});
+    expect(a.group).toBeNull();
+    expect(throttler.groupCount()).toBe(0);
+    market.applyTick(tick('AAPL', 100, T0));
+    vi.advanceTimersByTime(1000);
+    expect(out.writes).toEqual([]);
+  });
+
+  it('runs deferred work once, right after the named tier flushes', () => {
+    const done: [number, number][] = [];
+    assign(viewer('a'), { 1000: ['AAPL'] });
+    market.applyTick(tick('AAPL', 100, T0));
+    throttler.afterNextFlush(throttler.tierIndex(1000), () => done.push([Date.now(), out.writes.length]));
+    throttler.afterNextFlush(throttler.tierIndex(250), () => done.push([Date.now(), -1]));
     vi.advanceTimersByTime(999);
-    expect(done).toHaveLength(0);
-    vi.advanceTimersByTime(2000);
-    expect(done).toHaveLength(1);
+    expect(done).toEqual([[250, -1]]);
+    vi.advanceTimersByTime(3000);
+    // After the 1000 ms flush had written its frame.
+    expect(done).toEqual([
+      [250, -1],
+      [1000, 1],
+    ]);
   });
 
-  it('reports dirtiness per tier', () => {
-    const i = market.indexOf('MSFT');
+  it('reports dirtiness per tier and pending trades', () => {
+    const i = idx('MSFT');
     const fast = throttler.tierIndex(100);
+    const slow = throttler.tierIndex(1000);
     expect(throttler.isDirty(fast, i)).toBe(false);
     market.applyTick(tick('MSFT', 400, T0));
     expect(throttler.isDirty(fast, i)).toBe(true);
     vi.advanceTimersByTime(100);
     expect(throttler.isDirty(fast, i)).toBe(false);
-    expect(throttler.isDirty(throttler.tierIndex(1000), i)).toBe(true);
+    expect(throttler.isDirty(slow, i)).toBe(true);
+    vi.advanceTimersByTime(900);
+    expect(throttler.isDirty(slow, i)).toBe(false);
+
+    expect(throttler.hasPendingTrades(i)).toBe(false);
+    trade('MSFT');
+    expect(throttler.hasPendingTrades(i)).toBe(true);
+    throttler.flush(throttler.tierIndex(250)); // no trades at another tier's flush
+    expect(throttler.hasPendingTrades(i)).toBe(true);
+    vi.advanceTimersByTime(100);
+    expect(throttler.hasPendingTrades(i)).toBe(false);
   });
 
-  it('sends the quotes of a flush before its trades, so a trade frame never makes a volatile quote skip', () => {
-    const order: string[] = [];
-    throttler.start({
-      members: () => 1,
-      quotes: (room) => order.push(`quotes ${room}`),
-      trades: (room) => order.push(`trades ${room}`),
-    });
-    const room = hold(100, ['AAPL']);
-    market.applyTrade({ symbol: 'AAPL', ts: T0, price: 100, size: 1, side: 'sell' });
+  it('flushes nothing once stopped', () => {
+    assign(viewer('a'), { 100: ['AAPL'] }, ['AAPL']);
+    throttler.beforeApplicationShutdown();
     market.applyTick(tick('AAPL', 100, T0));
-    vi.advanceTimersByTime(100);
-    expect(order).toEqual([`quotes ${room}`, `trades ${tradeRoom('AAPL')}`]);
+    trade('AAPL');
+    vi.advanceTimersByTime(2000);
+    expect(out.writes).toEqual([]);
   });
 });

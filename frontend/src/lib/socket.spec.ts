@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { PingAck, SubscribeAck, SubscribeRequest, Trade } from '@tickdeck/protocol';
+import {
+  FRAME_VERSION,
+  type PingAck,
+  type SubscribeAck,
+  type SubscribeRequest,
+  type Trade,
+  type ViewerFrame,
+} from '@tickdeck/protocol';
 import { ChartFeed } from './chart/feed';
 import { MarketStore } from './market.svelte';
 import { connectMarket, type ConnectOptions, type MarketSocket } from './socket';
@@ -75,6 +82,11 @@ class FakeSocket {
     for (const handler of this.#handlers.get(event) ?? []) (handler as (...a: unknown[]) => void)(...args);
   }
 
+  /** The gateway's flush: one `frame` of the current version. */
+  frame(content: Omit<ViewerFrame, 'v'>): void {
+    this.fire('frame', { v: FRAME_VERSION, ...content });
+  }
+
   fireManager(event: string, ...args: unknown[]): void {
     for (const handler of this.#managerHandlers.get(event) ?? []) (handler as (...a: unknown[]) => void)(...args);
   }
@@ -144,6 +156,7 @@ function ok(
 afterEach(() => {
   for (const c of connections.splice(0)) c.close();
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 describe(connectMarket.name, () => {
@@ -194,13 +207,75 @@ describe(connectMarket.name, () => {
     await subscribed(socket, 'a');
     socket.lastSent().ack(null, ok());
 
-    socket.fire('quotes', [quote('AAPL', 11, { last: 228.4 }), quote('BTC-USD', 19, { last: 1 })]);
+    socket.frame({ quotes: [quote('AAPL', 11, { last: 228.4 }), quote('BTC-USD', 19, { last: 1 })] });
     expect(store.quote('AAPL')?.last).toBe(228.4);
     expect(store.quote('BTC-USD')?.last).toBe(67_000);
 
     socket.fire('status', { feed: 'stale' });
     expect(store.feed).toBe('stale');
     expect(store.stale).toBe(true);
+  });
+
+  it("applies a frame's quotes, then each of its trade batches in order", async () => {
+    const { store, socket, trades } = setup();
+    await subscribed(socket, 'a');
+    socket.lastSent().ack(null, ok([snapshot('AAPL', 10, { tradeSeq: 5 }), snapshot('BTC-USD', 20)]));
+
+    socket.frame({
+      quotes: [quote('AAPL', 11, { last: 229 }), quote('BTC-USD', 21, { last: 67_100 })],
+      trades: [
+        { symbol: 'AAPL', trades: [trade(6), trade(7)] },
+        { symbol: 'BTC-USD', trades: [trade(1, { id: 'BTC-USD-1' })], gap: true },
+      ],
+    });
+    expect(store.rows.map((row) => row.quote?.last)).toEqual([229, 67_100]);
+    // Newest first, so read from the end: AAPL's batch, then BTC-USD's gap mark and its trade.
+    expect(
+      trades.tape.map((e) =>
+        e.kind === 'trade' ? `${e.symbol}#${e.trade.seq}` : `${e.kind}:${'symbol' in e ? e.symbol : ''}`,
+      ),
+    ).toEqual(['BTC-USD#1', 'gap:BTC-USD', 'AAPL#7', 'AAPL#6']);
+    expect(trades.since()).toEqual({ AAPL: 7, 'BTC-USD': 1 });
+  });
+
+  it('ignores frames of another version, with one warning', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const { store, socket, trades } = setup();
+    await subscribed(socket, 'a');
+    socket.lastSent().ack(null, ok());
+
+    const future = {
+      v: FRAME_VERSION + 1,
+      quotes: [quote('AAPL', 11, { last: 1 })],
+      trades: [{ symbol: 'AAPL', trades: [trade(1)] }],
+    };
+    socket.fire('frame', future);
+    socket.fire('frame', future);
+    expect(store.quote('AAPL')?.last).toBe(228);
+    expect(trades.tape).toEqual([]);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]?.[0])).toContain(`version ${FRAME_VERSION + 1}`);
+
+    socket.frame({ quotes: [quote('AAPL', 12, { last: 229 })] });
+    expect(store.quote('AAPL')?.last).toBe(229);
+  });
+
+  it('ignores the keys of a frame it does not know', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const { store, socket, trades } = setup();
+    await subscribed(socket, 'a');
+    socket.lastSent().ack(null, ok());
+
+    socket.fire('frame', {
+      v: FRAME_VERSION,
+      bars: [{ symbol: 'AAPL', t: 0, open: 1, high: 1, low: 1, close: 1, volume: 1 }],
+      quotes: [quote('AAPL', 11, { last: 228.5 })],
+      alerts: [{ id: 'a1', symbol: 'AAPL' }],
+      trades: [{ symbol: 'AAPL', trades: [trade(1)] }],
+    });
+    expect(store.quote('AAPL')?.last).toBe(228.5);
+    expect(tapeSeqs(trades)).toEqual([1]);
+    expect(warn).not.toHaveBeenCalled();
   });
 
   it('subscribes again after every reconnect, counting the attempts in between', async () => {
@@ -334,7 +409,7 @@ describe(connectMarket.name, () => {
     const { socket, trades } = setup();
     await subscribed(socket, 'a');
     socket.lastSent().ack(null, ok([snapshot('AAPL', 10, { tradeSeq: 5 }), snapshot('BTC-USD', 20)]));
-    socket.fire('trades', { symbol: 'AAPL', trades: [trade(6), trade(7)] });
+    socket.frame({ trades: [{ symbol: 'AAPL', trades: [trade(6), trade(7)] }] });
     expect(tapeSeqs(trades)).toEqual([6, 7]);
 
     socket.drop('transport close');
@@ -348,7 +423,7 @@ describe(connectMarket.name, () => {
     expect(tapeSeqs(trades)).toEqual([6, 7, 8, 9]);
 
     // A live batch that overlaps what the ack brought adds only what is new.
-    socket.fire('trades', { symbol: 'AAPL', trades: [trade(9), trade(10)] });
+    socket.frame({ trades: [{ symbol: 'AAPL', trades: [trade(9), trade(10)] }] });
     expect(tapeSeqs(trades)).toEqual([6, 7, 8, 9, 10]);
     expect(trades.lastSeq('AAPL')).toBe(10);
   });
@@ -364,7 +439,7 @@ describe(connectMarket.name, () => {
       .ack(null, { ...ok([snapshot('AAPL', 900, { tradeSeq: 2000 }), snapshot('BTC-USD', 30)]), gaps: ['AAPL'] });
 
     expect(trades.tape.map((e) => [e.kind, e.kind === 'restart' ? undefined : e.symbol])).toEqual([['gap', 'AAPL']]);
-    socket.fire('trades', { symbol: 'AAPL', trades: [trade(2000), trade(2001)] });
+    socket.frame({ trades: [{ symbol: 'AAPL', trades: [trade(2000), trade(2001)] }] });
     expect(tapeSeqs(trades)).toEqual([2001]);
   });
 
@@ -399,7 +474,7 @@ describe(connectMarket.name, () => {
     await subscribed(socket, 'a');
     socket.lastSent().ack(null, ok([snapshot('AAPL', 10, { last: 228, ts: 1000 }), snapshot('BTC-USD', 20)]));
 
-    socket.fire('quotes', [quote('AAPL', 9, { last: 1, ts: 2000 }), quote('AAPL', 11, { last: 229, ts: 3000 })]);
+    socket.frame({ quotes: [quote('AAPL', 9, { last: 1, ts: 2000 }), quote('AAPL', 11, { last: 229, ts: 3000 })] });
     expect(series.points).toEqual([
       { x: 1000, y: 228 },
       { x: 3000, y: 229 },
@@ -421,7 +496,7 @@ describe(connectMarket.name, () => {
     // The same run: the line continues, and history fills the outage.
     socket.lastSent().ack(null, ok([snapshot('AAPL', 12, { last: 231, ts: 9000 }), snapshot('BTC-USD', 23)]));
     expect(history).toHaveBeenCalledTimes(2);
-    socket.fire('quotes', [quote('AAPL', 13, { last: 232, ts: 9500 })]);
+    socket.frame({ quotes: [quote('AAPL', 13, { last: 232, ts: 9500 })] });
     resolve([
       { x: 500, y: 1 },
       { x: 4000, y: 229 },
@@ -441,8 +516,10 @@ describe(connectMarket.name, () => {
     socket
       .lastSent()
       .ack(null, ok([snapshot('AAPL', 10, { last: 228, ts: 1000, tradeSeq: 5 }), snapshot('BTC-USD', 20)]));
-    socket.fire('trades', { symbol: 'AAPL', trades: [trade(6), trade(7)] });
-    socket.fire('quotes', [quote('AAPL', 11, { last: 229, ts: 2000 })]);
+    socket.frame({
+      quotes: [quote('AAPL', 11, { last: 229, ts: 2000 })],
+      trades: [{ symbol: 'AAPL', trades: [trade(6), trade(7)] }],
+    });
 
     // Killed and restarted: the new run's seqs are past the old ones by the time we are back.
     socket.drop('transport close');
@@ -460,13 +537,13 @@ describe(connectMarket.name, () => {
     expect(store.epoch).toBe('e2');
     expect(store.quote('AAPL')).toMatchObject({ seq: 40, last: 300 });
     expect(trades.tape.map((e) => e.kind)).toEqual(['restart']);
-    socket.fire('trades', { symbol: 'AAPL', trades: [trade(31, { ts: 9100 })] });
+    socket.frame({ trades: [{ symbol: 'AAPL', trades: [trade(31, { ts: 9100 })] }] });
     expect(tapeSeqs(trades)).toEqual([31]);
 
     // The chart is drawn again from the new run's history: nothing of the old line stays.
     expect(history).toHaveBeenLastCalledWith('AAPL', 60);
     expect(series.points).toEqual([]);
-    socket.fire('quotes', [quote('AAPL', 41, { last: 301, ts: 9500 })]);
+    socket.frame({ quotes: [quote('AAPL', 41, { last: 301, ts: 9500 })] });
     resolve([
       { x: 8000, y: 299 },
       { x: 8500, y: 300 },

@@ -1,12 +1,14 @@
 import { io, type Socket } from 'socket.io-client';
 import {
   ErrorCode,
+  FRAME_VERSION,
   MARKET_NAMESPACE,
   type ClientToServerEvents,
   type InstrumentSpec,
   type ServerToClientEvents,
   type SubscribeAck,
   type SubscribeRequest,
+  type ViewerFrame,
 } from '@tickdeck/protocol';
 import { fetchSymbols, fetchTiers } from './api';
 import { getToken } from './auth';
@@ -83,9 +85,9 @@ const DISCONNECT_REASONS: Partial<Record<Socket.DisconnectReason, string>> = {
 /**
  * Opens the market socket and keeps the stores up to date: on every connect (the first and each
  * reconnect) it loads the symbol list and subscribes to all of it, with `{epoch, since}` so the
- * ack fills the trade tape's gap, then routes `quotes`, `trades` and `status` into the stores and
- * measures the round trip. An ack of another epoch (the gateway restarted) makes every store and
- * chart start over from it. No other module talks to socket.io.
+ * ack fills the trade tape's gap, then routes each `frame` (its quotes, then its trade batches)
+ * and `status` into the stores and measures the round trip. An ack of another epoch (the gateway
+ * restarted) makes every store and chart start over from it. No other module talks to socket.io.
  */
 export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}): MarketConnection {
   const { market, trades, charts } = sinks;
@@ -237,14 +239,27 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
   socket.io.on('reconnect_attempt', (attempt) => market.reconnecting(attempt));
   socket.io.on('reconnect_failed', () => market.offline('gave up reconnecting'));
 
-  socket.on('quotes', (quotes) => {
-    const applied = market.applyQuotes(quotes);
-    if (applied.length > 0) charts?.apply(applied);
+  let warnedVersion = false;
+  socket.on('frame', (frame) => {
+    const v = (frame as { v?: unknown } | null)?.v;
+    if (v !== FRAME_VERSION) {
+      // A gateway newer than this page: its frames mean something else, so none is applied.
+      if (!warnedVersion)
+        console.warn(`tickdeck: ignoring frames of version ${String(v)} (this page reads ${FRAME_VERSION})`);
+      warnedVersion = true;
+      return;
+    }
+    applyFrame(frame);
   });
 
-  socket.on('trades', (batch) => {
-    trades?.applyBatch(batch);
-  });
+  /** Quotes, then trades; keys this page does not know (added without a version bump) are ignored. */
+  function applyFrame({ quotes, trades: batches }: ViewerFrame): void {
+    if (quotes) {
+      const applied = market.applyQuotes(quotes);
+      if (applied.length > 0) charts?.apply(applied);
+    }
+    for (const batch of batches ?? []) trades?.applyBatch(batch);
+  }
 
   socket.on('status', (status) => {
     if (status.server === 'shutdown') shuttingDown = true;

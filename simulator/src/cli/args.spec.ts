@@ -81,6 +81,48 @@ describe(parseCommand.name, () => {
     });
   });
 
+  it('parses watch with its symbols, options and environment fallbacks', () => {
+    expect(
+      parse([
+        'watch',
+        '--url',
+        'https://gw:8443/',
+        '--token',
+        'viewer-1',
+        '--throttle',
+        '100',
+        '--json',
+        'aapl',
+        'BTC-USD',
+        'AAPL',
+      ]),
+    ).toEqual({
+      command: 'watch',
+      url: 'https://gw:8443',
+      token: 'viewer-1',
+      throttleMs: 100,
+      json: true,
+      symbols: ['AAPL', 'BTC-USD'],
+    });
+    expect(parse(['watch', 'MSFT'])).toEqual({
+      command: 'watch',
+      url: 'http://localhost:3000',
+      token: '',
+      throttleMs: undefined,
+      json: false,
+      symbols: ['MSFT'],
+    });
+    const env = { TICKDECK_URL: 'http://env:1', TICKDECK_TOKEN: 'E', TICKDECK_THROTTLE: '1000', TICKDECK_JSON: '1' };
+    expect(parse(['watch', 'KO', '--throttle', '250'], env)).toMatchObject({
+      url: 'http://env:1',
+      token: 'E',
+      throttleMs: 250,
+      json: true,
+    });
+    // The feed's token is not a viewer's: watch never sends it.
+    expect(parse(['watch', 'KO'], { FEED_TOKEN: 'feed-secret' })).toMatchObject({ token: '' });
+  });
+
   it('answers --help per command', () => {
     expect(parse(['--help'])).toMatchObject({ command: 'help', text: expect.stringContaining('tickdeck-sim run') });
     expect(parse(['replay', '--help'])).toMatchObject({
@@ -88,6 +130,11 @@ describe(parseCommand.name, () => {
       text: expect.stringContaining('--speed N|max'),
     });
     expect(parse(['record', '-h'])).toMatchObject({ command: 'help', text: expect.stringContaining('--start') });
+    expect(parse(['watch', '--help'])).toMatchObject({
+      command: 'help',
+      text: expect.stringContaining('--throttle MS'),
+    });
+    expect(parse(['--help'])).toMatchObject({ text: expect.stringContaining('tickdeck-sim watch SYMBOL...') });
   });
 
   it.each([
@@ -103,6 +150,14 @@ describe(parseCommand.name, () => {
     [['replay'], /replay needs the recording/],
     [['replay', 'a', 'b'], /unexpected argument "b"/],
     [['replay', 'a', '--speed', '-1'], /--speed/],
+    [['watch'], /watch needs at least one symbol/],
+    [['watch', '--json'], /watch needs at least one symbol/],
+    [['watch', 'AAPL', 'A$PL'], /"A\$PL" is not a symbol/],
+    [['watch', 'WAYTOOLONGSYMBOL1'], /is not a symbol: 1 to 16/],
+    [['watch', 'AAPL', '--throttle', '0'], /--throttle must be an integer from 1/],
+    [['watch', 'AAPL', '--throttle', 'fast'], /--throttle/],
+    [['watch', 'AAPL', '--url', 'ws://gw'], /--url must be http/],
+    [['watch', 'AAPL', '--rate', '5'], /Unknown option '--rate'/],
   ])('refuses %o as a usage error', (argv, message) => {
     expect(() => parse(argv)).toThrow(UsageError);
     expect(() => parse(argv)).toThrow(message);

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_INSTRUMENTS, LIMITS } from '@tickdeck/protocol';
+import { DEFAULT_INSTRUMENTS, LIMITS, SymbolSchema } from '@tickdeck/protocol';
 
 /** A mistake in how the CLI was called: exit 1 with the message. */
 export class UsageError extends Error {
@@ -20,6 +20,19 @@ export interface PublishOptions {
   inFlight: number;
 }
 
+export interface WatchOptions {
+  /** Gateway base URL, e.g. http://localhost:3000 (the CLI connects to its `/market` namespace). */
+  url: string;
+  /** A viewer token (one of the gateway's AUTH_TOKENS, or a JWT); '' when none was given. */
+  token: string;
+  /** Throttle tier to ask for, in ms; `undefined` for the gateway's default tier. */
+  throttleMs: number | undefined;
+  /** Print each frame as one JSON line instead of a line per quote and trade. */
+  json: boolean;
+  /** Upper-cased, without repeats, in the order given. */
+  symbols: string[];
+}
+
 export interface ModelOptions {
   symbols: string[] | undefined;
   /** Ticks per second across all symbols. */
@@ -32,7 +45,8 @@ export type Command =
   | { command: 'help'; text: string }
   | ({ command: 'run'; durationMs: number } & PublishOptions & ModelOptions)
   | ({ command: 'record'; out: string; durationMs: number; start: number } & ModelOptions)
-  | ({ command: 'replay'; file: string; speed: number; loop: boolean } & PublishOptions);
+  | ({ command: 'replay'; file: string; speed: number; loop: boolean } & PublishOptions)
+  | ({ command: 'watch' } & WatchOptions);
 
 type Env = Record<string, string | undefined>;
 
@@ -46,12 +60,13 @@ const MODEL_HELP = `  --symbols A,B       symbols to simulate                   
   --volatility X      multiplier on every volatility        [TICKDECK_VOLATILITY, default 1]`;
 
 export const HELP = {
-  main: `tickdeck-sim: drive a tickdeck gateway with a simulated or recorded feed
+  main: `tickdeck-sim: drive a tickdeck gateway with a simulated or recorded feed, or watch what it streams
 
 Usage:
   tickdeck-sim run --token T [options]            push a live simulated feed to a gateway's /feed
   tickdeck-sim record --out FILE [options]        write a simulated feed as NDJSON, no gateway needed
   tickdeck-sim replay FILE --token T [options]    push a recording to a gateway's /feed
+  tickdeck-sim watch SYMBOL... [options]          print what a dashboard receives from /market
   tickdeck-sim COMMAND --help                     options of one command
 
 Exit codes: 0 done, 1 usage error, 2 runtime error (gateway unreachable, token refused, bad file).`,
@@ -93,6 +108,24 @@ ${PUBLISH_HELP}
   --speed N|max       N times real time, or max: as fast as acks allow
                                                             [TICKDECK_SPEED, default 1]
   --loop              start over at the end, until Ctrl-C   [TICKDECK_LOOP=1]
+  -h, --help          this help`,
+  watch: `Usage: tickdeck-sim watch SYMBOL... [options]
+
+Connects to the gateway's /market namespace as a dashboard does, subscribes to the symbols and
+prints the ack's snapshots, then a line per quote and per trade until Ctrl-C (exit 0):
+  AAPL 189.23 bid 189.22 ask 189.24 seq 1234 (x3)     a quote; (x3): 3 ticks conflated into it
+  AAPL trade buy 100 @ 189.23 #57                     a trade and its seq
+A "warning:" line marks trades the gateway could not deliver (a gap); status changes (feed
+stale, gateway shutting down) get a "status:" line. After a dropped connection it reconnects,
+subscribes again and asks for the trades it missed. A refused connection or subscribe exits 2
+with the gateway's error code.
+
+  --url URL           gateway base URL                      [TICKDECK_URL, default http://localhost:3000]
+  --token TOKEN       a viewer token, when the gateway needs one (AUTH_TOKENS, AUTH_JWT_SECRET)
+                                                            [TICKDECK_TOKEN]
+  --throttle MS       throttle tier, one the gateway offers [TICKDECK_THROTTLE, default the gateway's]
+  --json              each frame as one JSON line on stdout, as received; the rest on stderr
+                                                            [TICKDECK_JSON=1]
   -h, --help          this help`,
 } as const;
 
@@ -162,8 +195,32 @@ export function parseCommand(argv: readonly string[], env: Env = process.env, no
         loop: v.values['loop'] === true || loopEnv === '1' || loopEnv === 'true',
       };
     }
+    case 'watch': {
+      const v = parse(
+        rest,
+        {
+          url: { type: 'string' },
+          token: { type: 'string' },
+          throttle: { type: 'string' },
+          json: { type: 'boolean' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        Infinity,
+      );
+      if (v.values['help']) return { command: 'help', text: HELP.watch };
+      const throttleRaw = pick(v.values['throttle'], env, 'TICKDECK_THROTTLE');
+      const jsonEnv = env['TICKDECK_JSON'];
+      return {
+        command: 'watch',
+        url: gatewayUrl(v.values, env),
+        token: pick(v.values['token'], env, 'TICKDECK_TOKEN') ?? '',
+        throttleMs: throttleRaw === undefined ? undefined : integer(throttleRaw, '--throttle', 1, 3_600_000),
+        json: v.values['json'] === true || jsonEnv === '1' || jsonEnv === 'true',
+        symbols: watchSymbols(v.positionals),
+      };
+    }
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}: expected run, record or replay`);
+      throw new UsageError(`unknown command ${JSON.stringify(command)}: expected run, record, replay or watch`);
   }
 }
 
@@ -210,7 +267,8 @@ function pick(value: unknown, env: Env, name: string): string | undefined {
   return e === '' ? undefined : e;
 }
 
-function publishOptions(values: Values, env: Env): PublishOptions {
+/** `--url` (or TICKDECK_URL), checked, without a trailing slash. */
+function gatewayUrl(values: Values, env: Env): string {
   const url = pick(values['url'], env, 'TICKDECK_URL') ?? 'http://localhost:3000';
   let parsed: URL;
   try {
@@ -221,10 +279,33 @@ function publishOptions(values: Values, env: Env): PublishOptions {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new UsageError(`--url must be http:// or https://, got ${JSON.stringify(url)}`);
   }
+  return url.replace(/\/+$/, '');
+}
+
+/** The symbols to watch, checked with the protocol's rule; whether the gateway carries them is its call. */
+function watchSymbols(positionals: string[]): string[] {
+  if (positionals.length === 0) throw new UsageError('watch needs at least one symbol: tickdeck-sim watch AAPL MSFT');
+  const symbols = new Set<string>();
+  for (const raw of positionals) {
+    const parsed = SymbolSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new UsageError(
+        `${JSON.stringify(raw)} is not a symbol: 1 to ${LIMITS.maxSymbolLength} letters, digits, "." and "-"`,
+      );
+    }
+    symbols.add(parsed.data);
+  }
+  if (symbols.size > LIMITS.maxSymbolsPerRequest) {
+    throw new UsageError(`watch takes at most ${LIMITS.maxSymbolsPerRequest} symbols, got ${symbols.size}`);
+  }
+  return [...symbols];
+}
+
+function publishOptions(values: Values, env: Env): PublishOptions {
   // A missing token is reported when publishing starts, as the runtime error (exit 2) it is.
   const token = pick(values['token'], env, 'FEED_TOKEN') ?? '';
   return {
-    url: url.replace(/\/+$/, ''),
+    url: gatewayUrl(values, env),
     token,
     batch: integer(pick(values['batch'], env, 'TICKDECK_BATCH') ?? '1000', '--batch', 1, LIMITS.maxFeedBatch),
     inFlight: integer(pick(values['in-flight'], env, 'TICKDECK_IN_FLIGHT') ?? '4', '--in-flight', 1, 1000),

@@ -1,9 +1,9 @@
-// @types/ws leaves out `Sender`, which ws exports (ws/wrapper.mjs) and the limit peer uses to
-// frame each message once for all its subscribers.
+// @types/ws leaves out `Sender`, which ws exports (ws/wrapper.mjs): the gateway (engine-conn.ts)
+// and the bench's limit peers use it to frame a message once for many connections.
 import 'ws';
 
 declare module 'ws' {
-  /** ws's frame writer (ws/lib/sender.js); only the static part the peer uses. */
+  /** ws's frame writer (ws/lib/sender.js); only the static part used here. */
   export class Sender {
     /** The frame of `data`: header and payload, to be written in order. */
     static frame(data: Buffer, options: SenderFrameOptions): Buffer[];
