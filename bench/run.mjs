@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench`: every scenario of issue 3 in one bounded run, on 127.0.0.1 only, ours beside
-// the baseline peers, with the same lean load generator. Writes bench/results/latest.json (every
+// `npm run bench`: every scenario of issues 3 and 13 in one bounded run, on 127.0.0.1 only, ours
+// beside the baseline peers, with the same lean load generator. Writes bench/results/latest.json (every
 // figure) and bench/results/latest.md (the table). `--quick` is the CI smoke run (< 60 s): it
 // exits non-zero when a scenario errors, and does not judge the numbers.
 // The scenarios are bench/scenarios/*.mjs; what they share is bench/lib/bench-run.mjs.
@@ -18,6 +18,7 @@ import { runFanoutAndRamp } from './scenarios/fanout.mjs';
 import { runIngestFeed } from './scenarios/ingest-feed.mjs';
 import { runIngestMicro } from './scenarios/ingest.mjs';
 import { runMemory } from './scenarios/memory.mjs';
+import { runScale } from './scenarios/scale.mjs';
 
 /** The command line, or exit: 0 after the help text, 1 on a usage error. */
 function optionsOrExit() {
@@ -48,6 +49,7 @@ async function main() {
   );
   const machine = await waitForMachine({
     waitMs: cfg.waitForMachineMs,
+    quietWaitMs: cfg.quietWaitMs,
     otherLoadWarnPct: cfg.otherLoadWarnPct,
     log: (msg) => run.log(msg),
   });
@@ -82,8 +84,15 @@ async function main() {
     if (hasOurs) await run.guarded('ingest /feed', () => runIngestFeed(run));
     else results.ingestFeed = needsOurs();
   }
-  for (const key of servers) await run.guarded(`${key} fan-out/ramp`, () => runFanoutAndRamp(run, key));
+  for (const workload of cfg.workloads) {
+    for (const key of servers)
+      await run.guarded(`${key} fan-out/ramp (${workload})`, () => runFanoutAndRamp(run, key, workload));
+  }
   if (wants('memory')) for (const key of servers) await run.guarded(`${key} memory`, () => runMemory(run, key));
+  if (wants('scale')) {
+    if (hasOurs) await run.guarded('scale', () => runScale(run));
+    else results.scale = needsOurs();
+  }
   if (wants('browser')) {
     if (hasOurs) await run.guarded('browser', () => runBrowser(run));
     else results.browser = needsOurs();

@@ -15,6 +15,7 @@ import { ServerProc, freePort } from './server-proc.mjs';
 
 /** @typedef {import('./config.mjs').BenchConfig} BenchConfig */
 /** @typedef {import('./config.mjs').ServerKey} ServerKey */
+/** @typedef {import('./config.mjs').Workload} Workload */
 /** @typedef {import('./results.mjs').Measurement} Measurement */
 
 export class BenchRun {
@@ -32,14 +33,13 @@ export class BenchRun {
     this.errors = this.results.errors;
     this.warnings = this.results.warnings;
     this.live = new LiveProcesses();
-    const symbols = DEFAULT_INSTRUMENTS.map((i) => i.symbol);
-    /** The symbol sets clients subscribe to, in turn. */
-    this.symbolSets = symbolSets(
-      symbols,
-      cfg.symbolsPerClient,
-      cfg.subsets,
-      cfg.subsets === 'random' ? 1000 : symbols.length,
-    );
+    /** The symbols clients pick from. */
+    this.symbols = DEFAULT_INSTRUMENTS.map((i) => i.symbol);
+    /** Per workload, the symbol sets clients subscribe to, in turn. */
+    this.symbolSets = {
+      random: symbolSets(this.symbols, cfg.symbolsPerClient, 'random', 1000),
+      rotate: symbolSets(this.symbols, cfg.symbolsPerClient, 'rotate'),
+    };
   }
 
   /** @param {string} msg */
@@ -69,6 +69,7 @@ export class BenchRun {
   /**
    * Starts a server under test on a free port and waits until it is ready.
    * @param {ServerKey} key @param {{ feedRate: number, env?: Record<string, string> }} o
+   *   env: on top of (and overriding) the run's
    */
   async startServer(key, o) {
     const { cfg, results } = this;
@@ -134,9 +135,10 @@ export class BenchRun {
     this.live.servers.delete(server);
   }
 
-  newPool() {
+  /** @param {number} [workers] load-generator processes (default: --workers) */
+  newPool(workers = this.cfg.workers) {
     const { cfg } = this;
-    const pool = new ClientPool({ workers: cfg.workers, transport: cfg.transport, sampleEvery: cfg.sampleEvery });
+    const pool = new ClientPool({ workers, transport: cfg.transport, sampleEvery: cfg.sampleEvery });
     this.live.pools.add(pool);
     return pool;
   }
@@ -150,19 +152,24 @@ export class BenchRun {
   /**
    * Connects `count` more clients of `pool` to `server`, at `tierMs`; logs the failures.
    * @param {ClientPool} pool @param {ServerProc} server @param {number} count @param {number} tierMs
+   * @param {{ workload?: Workload, symbolSets?: string[][], concurrency?: number, deadlineMs?: number, timeoutMs?: number,
+   *   sourceAddresses?: { first: number, perAddress: number } }} [o]
+   *   workload: whose symbol sets (default: the headline workload's); symbolSets: these instead;
+   *   the rest: see ClientPool.add
    */
-  async addClients(pool, server, count, tierMs) {
+  async addClients(pool, server, count, tierMs, o = {}) {
     const { cfg } = this;
     const naive = server.name === 'naive';
     const r = await pool.add(count, {
       protocol: server.broker ? server.broker.kind : 'sio',
       host: cfg.host,
       port: server.port,
-      symbolSets: this.symbolSets,
+      symbolSets: o.symbolSets ?? this.symbolSets[o.workload ?? cfg.subsets],
       throttleMs: tierMs,
-      concurrency: cfg.connectConcurrency,
-      deadlineMs: naive ? cfg.naive.connectDeadlineMs : cfg.connectDeadlineMs,
-      timeoutMs: naive ? cfg.naive.handshakeTimeoutMs : cfg.handshakeTimeoutMs,
+      concurrency: o.concurrency ?? cfg.connectConcurrency,
+      deadlineMs: o.deadlineMs ?? (naive ? cfg.naive.connectDeadlineMs : cfg.connectDeadlineMs),
+      timeoutMs: o.timeoutMs ?? (naive ? cfg.naive.handshakeTimeoutMs : cfg.handshakeTimeoutMs),
+      ...(o.sourceAddresses ? { sourceAddresses: o.sourceAddresses } : {}),
     });
     if (r.failed > 0) {
       const why = r.errors.length > 0 ? r.errors.join('; ') : 'not attempted before the connect deadline';
@@ -186,12 +193,12 @@ export class BenchRun {
   }
 
   /**
-   * Quotes per second a throttled server owes `clients` subscribers (every symbol moves within
-   * every tier interval at this feed rate).
-   * @param {number} clients
+   * Quotes per second a throttled server owes `clients` subscribers at `tierMs` (every symbol
+   * moves within every tier interval at these feed rates).
+   * @param {number} clients @param {number} [tierMs]
    */
-  owed(clients) {
-    return (clients * this.cfg.symbolsPerClient * 1000) / this.cfg.tierMs;
+  owed(clients, tierMs = this.cfg.tierMs) {
+    return (clients * this.cfg.symbolsPerClient * 1000) / tierMs;
   }
 
   /**

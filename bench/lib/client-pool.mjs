@@ -10,9 +10,10 @@ const COMMAND_TIMEOUT_MS = 120_000;
 
 /**
  * @typedef {object} WindowResult
- * @property {number} updatesPerSec  quotes delivered per second, all clients
- * @property {number} framesPerSec   `quotes` frames per second
- * @property {number} tradeFramesPerSec
+ * @property {number} updatesPerSec  quotes delivered per second, all clients (whatever the event)
+ * @property {number} framesPerSec   frames carrying quotes per second (`quotes`, or `frame` with quotes)
+ * @property {number} tradeFramesPerSec  frames carrying trades (`trades`, or `frame` with trades)
+ * @property {number} bothFramesPerSec   `frame`s carrying quotes and trades (in both of the above)
  * @property {number} allFramesPerSec every WebSocket message
  * @property {number} mbPerSec       payload megabytes per second
  * @property {number} quotesPerFrame
@@ -95,7 +96,10 @@ export class ClientPool {
    * Adds `count` clients, spread evenly, each subscribed to the next symbol set in turn.
    * @param {number} count
    * @param {{ host: string, port: number, symbolSets: string[][], throttleMs: number, concurrency?: number, timeoutMs?: number, deadlineMs?: number,
-   *   protocol?: 'sio' | 'nats' | 'mqtt' }} target  protocol: Socket.IO (default), or a broker peer's
+   *   protocol?: 'sio' | 'nats' | 'mqtt', sourceAddresses?: { first: number, perAddress: number } }} target
+   *   protocol: Socket.IO (default), or a broker peer's; sourceAddresses: spread the clients over
+   *   loopback source addresses, `perAddress` each from 127.0.0.0 + `first` on, counted over the
+   *   pool's clients (not per call)
    */
   async add(count, target) {
     const n = this.workers.length;
@@ -105,21 +109,26 @@ export class ClientPool {
       const firstIndex = first;
       first += share;
       if (share === 0) return Promise.resolve({ connected: 0, failed: 0, errors: [] });
-      return this.call(w, {
-        cmd: 'connect',
-        protocol: target.protocol ?? 'sio',
-        host: target.host,
-        port: target.port,
-        count: share,
-        symbolSets: target.symbolSets,
-        firstIndex,
-        throttleMs: target.throttleMs,
-        sampleEvery: this.opts.sampleEvery,
-        transport: this.opts.transport,
-        concurrency: Math.ceil((target.concurrency ?? 64) / n),
-        timeoutMs: target.timeoutMs ?? 20_000,
-        deadlineMs: target.deadlineMs ?? 60_000,
-      });
+      return this.call(
+        w,
+        {
+          cmd: 'connect',
+          protocol: target.protocol ?? 'sio',
+          host: target.host,
+          port: target.port,
+          count: share,
+          symbolSets: target.symbolSets,
+          firstIndex,
+          throttleMs: target.throttleMs,
+          sampleEvery: this.opts.sampleEvery,
+          transport: this.opts.transport,
+          concurrency: Math.ceil((target.concurrency ?? 64) / n),
+          timeoutMs: target.timeoutMs ?? 20_000,
+          deadlineMs: target.deadlineMs ?? 60_000,
+          sourceAddresses: target.sourceAddresses ?? null,
+        },
+        Math.max(COMMAND_TIMEOUT_MS, (target.deadlineMs ?? 60_000) + (target.timeoutMs ?? 20_000) + 10_000),
+      );
     });
     this.nextClientIndex = first;
     const results = await Promise.all(calls);
@@ -168,6 +177,7 @@ export class ClientPool {
       updatesPerSec: rate('quotes'),
       framesPerSec: rate('quoteFrames'),
       tradeFramesPerSec: rate('tradeFrames'),
+      bothFramesPerSec: rate('bothFrames'),
       allFramesPerSec: rate('frames'),
       mbPerSec: rate('bytes') / 1e6,
       quotesPerFrame: quoteFrames > 0 ? quotes / quoteFrames : 0,

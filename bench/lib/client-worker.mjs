@@ -1,7 +1,10 @@
 // Entry of one load-generating child process (forked by client-pool.mjs). It holds a share of the
 // lean clients and answers the parent's commands over IPC:
-//   connect {protocol, host, port, count, symbolSets, firstIndex, throttleMs, sampleEvery, transport, concurrency}
-//                              protocol: sio (lean-client.mjs), nats or mqtt (broker-clients.mjs)
+//   connect {protocol, host, port, count, symbolSets, firstIndex, throttleMs, sampleEvery, transport, concurrency,
+//            sourceAddresses}
+//                              protocol: sio (lean-client.mjs), nats or mqtt (broker-clients.mjs);
+//                              sourceAddresses: {first, perAddress}, client i connects from
+//                              127.0.0.0 + first + floor(i / perAddress) (null: the default)
 //   start                      reset the counters: a measurement window begins
 //   stop                       report the counters since `start`
 //   drop {count}               close the newest `count` clients
@@ -21,6 +24,7 @@ const counters = {
   quoteFrames: 0,
   quotes: 0,
   tradeFrames: 0,
+  bothFrames: 0,
   otherFrames: 0,
   pings: 0,
   disconnects: 0,
@@ -41,7 +45,8 @@ function resetCounters() {
 
 /**
  * @param {{ protocol: 'sio' | 'nats' | 'mqtt', host: string, port: number, count: number, symbolSets: string[][], firstIndex: number,
- *   throttleMs: number, sampleEvery: number, transport: 'ws' | 'raw', concurrency: number, timeoutMs: number, deadlineMs: number }} req
+ *   throttleMs: number, sampleEvery: number, transport: 'ws' | 'raw', concurrency: number, timeoutMs: number, deadlineMs: number,
+ *   sourceAddresses?: { first: number, perAddress: number } | null }} req
  */
 async function connect(req) {
   let next = 0;
@@ -63,6 +68,7 @@ async function connect(req) {
         transport: req.transport,
         counters,
         timeoutMs: req.timeoutMs,
+        ...(req.sourceAddresses ? { localAddress: sourceAddress(req.sourceAddresses, req.firstIndex + i) } : {}),
       });
       try {
         await client.connect();
@@ -75,6 +81,16 @@ async function connect(req) {
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(req.concurrency, req.count)) }, one));
   return { connected: ok, failed: req.count - ok, errors, total: clients.length, ms: performance.now() - started };
+}
+
+/**
+ * The loopback address client `index` connects from: all of 127.0.0.0/8 is loopback on Linux, so
+ * a server's per-address cap can be met by spreading clients over addresses.
+ * @param {{ first: number, perAddress: number }} spread @param {number} index
+ */
+function sourceAddress({ first, perAddress }, index) {
+  const a = first + Math.floor(index / perAddress);
+  return `127.${(a >> 16) & 255}.${(a >> 8) & 255}.${a & 255}`;
 }
 
 function report() {

@@ -7,25 +7,45 @@ import { parseArgs } from 'node:util';
 /** The repository root, with a trailing separator. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** Every server, in the order a full run measures them (and the report lists them). */
+export const ALL_SERVERS = 'ours,plain,limit,limit1,naive,nats,mqtt';
+/** --quick: the product and the two limits it is judged against. */
+export const QUICK_SERVERS = 'ours,limit,limit1';
+export const ALL_SCENARIOS = 'ingest,ingest-feed,fanout,ramp,memory,scale,cluster,browser';
+/** --quick (CI, < 60 s): no scale (minutes), cluster (Redis, two gateways) or browser (Chromium). */
+export const QUICK_SCENARIOS = 'ingest,ingest-feed,fanout,ramp,memory';
+
 export const HELP = `usage: node bench/run.mjs [options]
 
-  --quick               smoke run in under 60 s (CI); exits 1 if any scenario errors
-  --servers LIST        comma-separated subset of: ours,plain,limit,naive,nats,mqtt
-                        (default: ours,plain,limit,naive; nats and mqtt are the brokers a user
-                        might pick instead — nats-server / mosquitto on free ports with their own
-                        config, subscribers over WebSocket; a missing binary skips that peer
-                        loudly, and is an error under CI=true)
-  --scenarios LIST      comma-separated subset of: ingest,ingest-feed,fanout,ramp,memory,cluster,browser (default: all)
+  --quick               smoke run in well under 60 s (CI); exits 1 if any scenario errors;
+                        servers ${QUICK_SERVERS}, scenarios ${QUICK_SCENARIOS},
+                        the random workload only
+  --servers LIST        comma-separated subset of: ${ALL_SERVERS}
+                        (default: all of them; with --quick: ${QUICK_SERVERS}).
+                        limit is raw ws writing a pre-framed frame per symbol, limit1 one
+                        pre-framed frame per viewer per flush (the gateway's design with nothing
+                        else); nats and mqtt are the brokers a user might pick instead —
+                        nats-server / mosquitto on free ports with their own config, subscribers
+                        over WebSocket; a missing binary skips that peer loudly, and is an error
+                        under CI=true
+  --scenarios LIST      comma-separated subset of: ${ALL_SCENARIOS}
+                        (default: all; with --quick: ${QUICK_SCENARIOS})
+                        (scale: 20,000 viewers of ours at the 1000 ms tier, or as many as the
+                        open-files limit allows, from 127.0.0.2, 127.0.0.3, ... at 200 per address)
                         (cluster: ours on one node vs two nodes over Redis, same clients; needs
                         redis-server on the PATH, skipped with a message without it)
                         (ingest-feed: ticks/s accepted end to end through /feed, tickdeck-sim
                         replay --speed max into ours with FEED=external; needs ours)
                         (browser: the dashboard in headless /usr/bin/chromium, 8 charts at the
-                        100 ms tier for 30 s, 5 s with --quick: median fps, longest main-thread
-                        task, JS bundle gzipped; bench/browser.mjs; needs ours)
+                        100 ms tier for 30 s (5 s when asked for with --quick): median fps,
+                        longest main-thread task, JS bundle gzipped; bench/browser.mjs; needs ours)
   --transport ws|raw    lean client transport (default: raw; ws = the ws library)
   --workers N           load-generator processes (default: 2)
-  --subsets rotate|random  how clients pick 10 of 20 symbols (default: rotate: 20 distinct sets)
+  --subsets rotate|random  run fan-out and ramp with this workload only. By default a full run
+                        does both, random first (seeded random 10 of 20 symbols per client, as
+                        watchlists are: the headline and the targets), then rotate (client i takes
+                        symbols i..i+9: 20 distinct sets, so viewers share frames); --quick does
+                        random only
   --trade-probability P share of ticks that are trades, passed to every server as
                         FEED_TRADE_PROBABILITY (default: unset, the simulator's 0.3)
   --profile             CPU-profile every server during its fan-out window (distorts that
@@ -50,7 +70,14 @@ as overloaded, not as an error).`;
 export const SERVER_DEFS = /** @type {const} @satisfies {Record<string, ServerDef>} */ ({
   ours: { label: 'ours (NestJS gateway)', script: join(ROOT, 'backend/dist/main.js') },
   plain: { label: 'plain Socket.IO (peer)', script: join(ROOT, 'bench/peers/plain-socketio.mjs') },
-  limit: { label: 'the limit: pre-framed ws (peer)', script: join(ROOT, 'bench/peers/limit-ws.mjs') },
+  limit: {
+    label: 'the limit: pre-framed ws, a frame per symbol (peer)',
+    script: join(ROOT, 'bench/peers/limit-ws.mjs'),
+  },
+  limit1: {
+    label: 'the limit: one pre-framed frame per viewer (peer)',
+    script: join(ROOT, 'bench/peers/limit-frame.mjs'),
+  },
   naive: { label: 'naive Socket.IO, no throttle (peer)', script: join(ROOT, 'bench/peers/naive-socketio.mjs') },
   nats: {
     label: 'NATS over WebSocket (nats-server, peer)',
@@ -101,11 +128,11 @@ export function parseCli(argv) {
       args: argv,
       options: {
         quick: { type: 'boolean', default: false },
-        servers: { type: 'string', default: 'ours,plain,limit,naive' },
-        scenarios: { type: 'string', default: 'ingest,ingest-feed,fanout,ramp,memory,cluster,browser' },
+        servers: { type: 'string' },
+        scenarios: { type: 'string' },
         transport: { type: 'string', default: 'raw' },
         workers: { type: 'string', default: '2' },
-        subsets: { type: 'string', default: 'rotate' },
+        subsets: { type: 'string' },
         'trade-probability': { type: 'string' },
         profile: { type: 'boolean', default: false },
         out: { type: 'string', default: join(ROOT, 'bench/results') },
@@ -127,35 +154,48 @@ export function parseCli(argv) {
   const { transport, subsets } = values;
   if (
     !(transport === 'ws' || transport === 'raw') ||
-    !(subsets === 'rotate' || subsets === 'random') ||
+    !(subsets === undefined || subsets === 'rotate' || subsets === 'random') ||
     !(workers >= 1 && workers <= 16)
   ) {
     throw new UsageError('bad --transport, --subsets or --workers');
   }
   /** @type {ServerKey[]} */
   const servers = [];
-  for (const s of values.servers.split(',').filter(Boolean)) {
+  for (const s of (values.servers ?? (quick ? QUICK_SERVERS : ALL_SERVERS)).split(',').filter(Boolean)) {
     if (!isServerKey(s)) throw new UsageError(`unknown server ${s}`);
     servers.push(s);
   }
   return {
     quick,
     servers,
-    scenarios: values.scenarios.split(',').filter(Boolean),
+    scenarios: (values.scenarios ?? (quick ? QUICK_SCENARIOS : ALL_SCENARIOS)).split(',').filter(Boolean),
     out: values.out,
     name: values.name ?? (quick ? 'quick' : 'latest'),
-    cfg: benchConfig({ quick, subsets, transport, workers, tradeProbability, profile: values.profile }),
+    cfg: benchConfig({
+      quick,
+      workloads: subsets ? [subsets] : quick ? ['random'] : ['random', 'rotate'],
+      transport,
+      workers,
+      tradeProbability,
+      profile: values.profile,
+    }),
   };
 }
 
+/** Ramped in the random workload (and in rotate when it runs alone). @type {ServerKey[]} */
+const RAMP_SERVERS = ['ours', 'limit', 'limit1', 'plain', 'nats', 'mqtt'];
+
+/** How clients pick their 10 of 20 symbols: seeded random sets, or 20 rotating ones. @typedef {'random' | 'rotate'} Workload */
+
 /**
  * Every knob of the run, recorded in the results.
- * @param {{ quick: boolean, subsets?: 'rotate' | 'random', transport?: 'ws' | 'raw', workers?: number,
+ * @param {{ quick: boolean, workloads?: Workload[], transport?: 'ws' | 'raw', workers?: number,
  *   tradeProbability?: number | null, profile?: boolean }} o
+ *   workloads: fan-out and ramp run once per workload, in order; the first is the headline's
  */
 export function benchConfig({
   quick,
-  subsets = 'rotate',
+  workloads = ['random'],
   transport = 'raw',
   workers = 2,
   tradeProbability = null,
@@ -169,7 +209,9 @@ export function benchConfig({
     tiersMs: [100, 250, 1000],
     tierMs: 100,
     symbolsPerClient: 10,
-    subsets,
+    workloads,
+    /** The headline workload: the targets', and the one memory and cluster use. */
+    subsets: /** @type {Workload} */ (workloads[0] ?? 'random'),
     transport,
     workers,
     sampleEvery: 20,
@@ -177,7 +219,14 @@ export function benchConfig({
     warmupMs: quick ? 700 : 3000,
     windowMs: quick ? 1500 : 8000,
     ramp: {
-      servers: /** @type {ServerKey[]} */ (['ours', 'limit', 'plain', 'nats', 'mqtt']),
+      /**
+       * Per workload, the servers ramped. Rotate is the second workload of a full run: only ours
+       * and the two limits, to keep the full run within ~45 min (unless it is the only workload).
+       */
+      servers: {
+        random: RAMP_SERVERS,
+        rotate: workloads.length > 1 ? /** @type {ServerKey[]} */ (['ours', 'limit', 'limit1']) : RAMP_SERVERS,
+      },
       /** Equal to fanoutClients: the fan-out measurement is the ramp's first step. */
       startClients: quick ? 200 : 200,
       maxClients: quick ? 400 : 12_000,
@@ -205,8 +254,13 @@ export function benchConfig({
     connectConcurrency: 64,
     /** A drowning server answers the probe late or never: do not wait long for it. */
     probeTimeoutMs: quick ? 1000 : 3000,
-    /** How long to wait for another run's lock and for a quiet machine before starting. */
+    /** How long to wait for another run's lock before giving up. */
     waitForMachineMs: quick ? 60_000 : 600_000,
+    /**
+     * How long to wait for a quiet machine before starting anyway (with a warning). Short for the
+     * smoke run, which does not judge its numbers; every window reports the load it saw.
+     */
+    quietWaitMs: quick ? 3000 : 120_000,
     /** A window during which other processes used more than this (% of one core) is flagged. */
     otherLoadWarnPct: 15,
     connectDeadlineMs: quick ? 10_000 : 30_000,
@@ -218,6 +272,31 @@ export function benchConfig({
     readyTimeoutMs: 30_000,
     rssLimitKB: Number(process.env.BENCH_RSS_LIMIT_MB ?? 4096) * 1024,
     ingestTimeoutMs: quick ? 25_000 : 180_000,
+    /**
+     * Scenario `scale`: `target` viewers of ours at the `tierMs` tier, one gateway, from loopback
+     * addresses 127.0.0.`firstAddress` on, `perAddress` each (the gateway's MAX_CONNECTIONS_PER_IP
+     * default, left as it is). Trades off: every viewer is owed a frame per fastest flush when its
+     * symbols trade, and at this feed that is 10 frames/s of ~15 KB per viewer (3 GB/s for
+     * 20,000): the loopback and the load generator, not the gateway, would be measured.
+     */
+    scale: {
+      target: 20_000,
+      tierMs: 1000,
+      feedRate: 20_000,
+      tradeProbability: 0,
+      firstAddress: 2,
+      perAddress: 200,
+      /** Kept free below the gateway's HTTP connection cap (open-files limit - its reserve) */
+      marginConnections: 40,
+      connectConcurrency: 128,
+      connectDeadlineMs: 150_000,
+      handshakeTimeoutMs: 30_000,
+      warmupMs: 6000,
+      windowMs: 10_000,
+      /** p99 bound: 100 ms + the tier */
+      boundMs: 1000 + 100,
+      minDelivered: 0.95,
+    },
     /** End-to-end ingest: a recording of this many ticks/s over this many seconds, replayed at max speed. */
     ingestFeed: { rate: 200_000, seconds: quick ? 1 : 5, batch: 5000, inFlight: 4, seed: 42 },
   };

@@ -18,9 +18,11 @@ import WebSocket from 'ws';
  * @typedef {object} Counters
  * @property {number} frames        every WebSocket message received
  * @property {number} bytes         payload bytes of those messages
- * @property {number} quoteFrames   `quotes` events
- * @property {number} quotes        quotes inside them (one per `"seq":`)
- * @property {number} tradeFrames   `trades` events
+ * @property {number} quoteFrames   `quotes` events, and `frame` events carrying quotes
+ * @property {number} quotes        quotes inside them (one per `"seq":`; in a `frame`, those before
+ *   its `"trades":` key, since trades carry a `seq` too)
+ * @property {number} tradeFrames   `trades` events, and `frame` events carrying trades
+ * @property {number} bothFrames    `frame` events carrying quotes and trades (counted in both above)
  * @property {number} otherFrames   status events, acks, anything else
  * @property {number} pings         Engine.IO pings answered
  * @property {number} disconnects   clients that lost their connection
@@ -29,10 +31,14 @@ import WebSocket from 'ws';
  */
 
 const SEQ = Buffer.from('"seq":');
-// '42/market,["' is 12 bytes; byte 12 tells the event apart: q(uotes), t(rades), s(tatus).
+const TRADES_KEY = Buffer.from('"trades":');
+// '42/market,["' is 12 bytes; byte 12 tells the event apart: q(uotes), t(rades), f(rame), s(tatus).
 const EVENT_PREFIX = Buffer.from('42/market,["');
+// A `frame` event's object starts after '42/market,["frame",' (keys in the order v, quotes, trades).
+const FRAME_BODY = EVENT_PREFIX.length + 'frame",'.length;
 const CH_Q = 0x71;
 const CH_T = 0x74;
+const CH_F = 0x66;
 const CH_4 = 0x34;
 const CH_2 = 0x32;
 
@@ -48,6 +54,7 @@ const NAMESPACE = '/market';
  * @property {'ws' | 'raw'} transport
  * @property {Counters} counters
  * @property {number} [timeoutMs]   for the whole handshake + subscribe
+ * @property {string} [localAddress] source address to connect from (a server caps connections per address)
  */
 
 /**
@@ -94,7 +101,7 @@ export class CountingSocket {
 
   /** Connects and runs the subclass's handshake; resolves with what it hands `resolveReady`. */
   connect() {
-    const { host, port, transport, timeoutMs = 20_000 } = this.opts;
+    const { host, port, transport, timeoutMs = 20_000, localAddress } = this.opts;
     const path = this.path();
     const proto = this.subprotocol();
     return new Promise((resolve, reject) => {
@@ -124,12 +131,22 @@ export class CountingSocket {
         fail(new Error('connection closed during handshake'));
       };
       if (transport === 'raw') {
-        this.raw = new RawWebSocket(host, port, path, (buf) => this.onMessage(buf), onClose, fail, proto || undefined);
+        this.raw = new RawWebSocket(
+          host,
+          port,
+          path,
+          (buf) => this.onMessage(buf),
+          onClose,
+          fail,
+          proto || undefined,
+          localAddress,
+        );
         this.raw.onOpen = () => this.opened();
       } else {
         const ws = new WebSocket(`ws://${host}:${port}${path}`, proto ? [proto] : [], {
           perMessageDeflate: false,
           skipUTF8Validation: true,
+          ...(localAddress ? { localAddress } : {}),
         });
         this.ws = ws;
         ws.on('open', () => this.opened());
@@ -212,6 +229,10 @@ export class LeanClient extends CountingSocket {
           c.tradeFrames += 1;
           return;
         }
+        if (kind === CH_F) {
+          this.countFrame(data);
+          return;
+        }
       }
       c.otherFrames += 1;
       return;
@@ -219,13 +240,38 @@ export class LeanClient extends CountingSocket {
     this.handshake(data.toString('utf8'));
   }
 
-  /** @param {Buffer} data a `quotes` frame */
+  /**
+   * A `frame` event: `{"v":1,"quotes":[...],"trades":[...]}`, a key absent when it has nothing.
+   * @param {Buffer} data
+   */
+  countFrame(data) {
+    const c = this.counters;
+    const trades = data.indexOf(TRADES_KEY, FRAME_BODY);
+    const end = trades === -1 ? data.length : trades;
+    let n = 0;
+    let i = data.indexOf(SEQ, FRAME_BODY);
+    while (i !== -1 && i < end) {
+      n += 1;
+      i = data.indexOf(SEQ, i + 6);
+    }
+    if (trades !== -1) c.tradeFrames += 1;
+    if (n === 0) return;
+    c.quoteFrames += 1;
+    c.quotes += n;
+    if (trades !== -1) c.bothFrames += 1;
+    if (--this.sampleCountdown === 0) {
+      this.sampleCountdown = this.opts.sampleEvery;
+      this.sample(data);
+    }
+  }
+
+  /** @param {Buffer} data a `quotes` event, or a `frame` event carrying quotes */
   sample(data) {
     const now = Date.now();
     const c = this.counters;
     try {
       const packet = JSON.parse(data.toString('utf8', EVENT_PREFIX.length - 2));
-      const quotes = packet[1];
+      const quotes = packet[0] === 'frame' ? packet[1]?.quotes : packet[1];
       if (!Array.isArray(quotes)) return;
       c.sampledFrames += 1;
       for (const q of quotes) {
@@ -291,8 +337,9 @@ export class RawWebSocket {
    * @param {() => void} onClose
    * @param {(err: Error) => void} onError
    * @param {string} [protocol]  Sec-WebSocket-Protocol to ask for (MQTT over WebSocket needs `mqtt`)
+   * @param {string} [localAddress]  source address to connect from
    */
-  constructor(host, port, path, onMessage, onClose, onError, protocol) {
+  constructor(host, port, path, onMessage, onClose, onError, protocol, localAddress) {
     this.onMessage = onMessage;
     this.onClose = onClose;
     this.onError = onError;
@@ -309,6 +356,7 @@ export class RawWebSocket {
     const socket = net.connect({
       host,
       port,
+      ...(localAddress ? { localAddress } : {}),
       onread: {
         buffer: readBuffer,
         // the chunk is in readBuffer itself (the callback's second argument, typed as a plain Uint8Array)

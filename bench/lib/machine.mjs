@@ -45,12 +45,12 @@ export function releaseLock() {
 }
 
 /**
- * Waits (bounded) for the lock, then for the machine to be quiet.
- * @param {{ waitMs: number, otherLoadWarnPct: number, log: (msg: string) => void }} o
+ * Waits (bounded) for the lock, then (bounded by `quietWaitMs`) for the machine to be quiet.
+ * @param {{ waitMs: number, quietWaitMs: number, otherLoadWarnPct: number, log: (msg: string) => void }} o
  * @returns {Promise<{ otherLoadPct: number, quiet: boolean }>} the load other processes put on the
  *   machine (% of one core) when the run started, and whether it was under the warning level
  */
-export async function waitForMachine({ waitMs, otherLoadWarnPct, log }) {
+export async function waitForMachine({ waitMs, quietWaitMs, otherLoadWarnPct, log }) {
   const deadline = Date.now() + waitMs;
   let said = 0;
   for (let holder = tryLock(); holder !== 0; holder = tryLock()) {
@@ -61,6 +61,7 @@ export async function waitForMachine({ waitMs, otherLoadWarnPct, log }) {
     }
     await sleep(2000);
   }
+  const quietDeadline = Date.now() + quietWaitMs;
   for (;;) {
     const b0 = machineBusyMs();
     const o0 = process.cpuUsage();
@@ -68,7 +69,7 @@ export async function waitForMachine({ waitMs, otherLoadWarnPct, log }) {
     const o1 = process.cpuUsage(o0);
     const other = ((machineBusyMs() - b0 - (o1.user + o1.system) / 1000) / 2000) * 100;
     if (other <= otherLoadWarnPct) return { otherLoadPct: Math.round(other), quiet: true };
-    if (Date.now() > deadline) return { otherLoadPct: Math.round(other), quiet: false };
+    if (Date.now() > quietDeadline) return { otherLoadPct: Math.round(other), quiet: false };
     if (Date.now() - said > 30_000) {
       log(`waiting for a quiet machine: other processes use ${Math.round(other)} % of a core`);
       said = Date.now();

@@ -48,6 +48,7 @@ export async function measureWindow(server, pool, windowMs, owedPerSec, probeTim
     framesPerSec: Math.round(res.framesPerSec),
     quotesPerFrame: Math.round(res.quotesPerFrame * 100) / 100,
     tradeFramesPerSec: Math.round(res.tradeFramesPerSec),
+    bothFramesPerSec: Math.round(res.bothFramesPerSec),
     allFramesPerSec: Math.round(res.allFramesPerSec),
     mbPerSec: Math.round(res.mbPerSec * 10) / 10,
     latencyP50Ms: res.latency.p50Ms,
@@ -74,7 +75,9 @@ export async function measureWindow(server, pool, windowMs, owedPerSec, probeTim
  */
 export function fmt(m, otherLoadWarnPct) {
   return (
-    `${m.clients} clients: ${m.updatesPerSec} upd/s${m.deliveredRatio !== null ? ` (${Math.round(m.deliveredRatio * 100)} % of owed)` : ''}, ${m.framesPerSec} frames/s (+${m.tradeFramesPerSec} trade frames/s), ` +
+    `${m.clients} clients: ${m.updatesPerSec} upd/s${m.deliveredRatio !== null ? ` (${Math.round(m.deliveredRatio * 100)} % of owed)` : ''}, ` +
+    `${m.framesPerSec} quote frames/s, ${m.tradeFramesPerSec} trade frames/s${m.bothFramesPerSec > 0 ? ` (${m.bothFramesPerSec} both)` : ''}, ` +
+    `${m.clients > 0 ? Math.round((m.allFramesPerSec / m.clients) * 10) / 10 : 0} msgs/s per client, ${m.quotesPerFrame} quotes/frame, ` +
     `p50/p99/max ${m.latencyP50Ms}/${m.latencyP99Ms}/${m.latencyMaxMs} ms, cpu ${m.serverCpuPct}%${m.publisherCpuPct != null ? ` (+ publisher ${m.publisherCpuPct}%)` : ''}, rss ${m.serverRssMB} MB, ` +
     `eld p99 ${m.eldP99Ms} ms, clients' cpu ${m.clientCpuPct}%${(m.otherLoadPct ?? 0) > otherLoadWarnPct ? `, OTHER LOAD ${m.otherLoadPct}%` : ''}` +
     `${m.overloaded ? ` OVERLOADED (${m.overloaded})` : ''}`

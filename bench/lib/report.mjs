@@ -1,6 +1,6 @@
 // Turns the results of one run into the targets verdicts and the markdown table of latest.md.
 
-const ORDER = ['ours', 'plain', 'limit', 'naive', 'nats', 'mqtt'];
+const ORDER = ['ours', 'plain', 'limit', 'limit1', 'naive', 'nats', 'mqtt'];
 
 /** @param {number | null | undefined} x @param {number} [digits] */
 function n(x, digits = 0) {
@@ -13,10 +13,14 @@ function keysOf(table) {
   return ORDER.filter((k) => table[k]);
 }
 
-/** @param {any} m a fan-out measurement @returns {number | null} server CPU % of one core per 100k delivered quotes/s */
+/**
+ * Server CPU % of one core per 100k delivered quotes/s; for a broker peer the broker's and its
+ * publisher's together (the two are the server).
+ * @param {any} m a fan-out measurement @returns {number | null}
+ */
 function cpuPer100k(m) {
   if (!m || !m.updatesPerSec || m.serverCpuPct === null) return null;
-  return (m.serverCpuPct * 100_000) / m.updatesPerSec;
+  return ((m.serverCpuPct + (m.publisherCpuPct ?? 0)) * 100_000) / m.updatesPerSec;
 }
 
 /**
@@ -66,84 +70,240 @@ export function cpuAt(ramp, updates) {
 }
 
 /**
- * The issue 3 targets, each with a plain MET / MISSED / NOT RUN.
+ * One row of the targets table.
+ * @typedef {object} TargetRow
+ * @property {string} name
+ * @property {number | null} value      ours (null: not computed)
+ * @property {string} unit
+ * @property {string} [valueText]       ours, when one number does not say it
+ * @property {string | null} reference  what ours is compared with (null: an absolute target)
+ * @property {number | null} referenceValue
+ * @property {string} [referenceText]   the reference, when one number does not say it
+ * @property {number | null} ratio      ours / reference
+ * @property {string} [ratioText]
+ * @property {string} target
+ * @property {'MET' | 'MISSED' | 'not run'} status
+ * @property {string} note
+ */
+
+/** The workload the targets are judged on. */
+export const TARGET_WORKLOAD = 'random';
+
+/**
+ * The targets (issue 13, and issue 3's that still stand), each MET, MISSED or "not run" — a row
+ * whose server or scenario did not run is never MET.
  * @param {any} r the results object of run.mjs
+ * @returns {TargetRow[]}
  */
 export function evaluateTargets(r) {
-  /** @type {any[]} */
+  /** @type {TargetRow[]} */
   const out = [];
-  /**
-   * @param {string} name @param {number | null | undefined} value @param {string} unit
-   * @param {(v: number) => boolean} ok @param {string} target @param {string} [note]
-   */
-  const add = (name, value, unit, ok, target, note = '') => {
-    const has = value !== null && value !== undefined && Number.isFinite(value);
+  const w = TARGET_WORKLOAD;
+  const ramp = (/** @type {string} */ k) => r.ramp?.[w]?.[k];
+  const fan = (/** @type {string} */ k) => r.fanout?.[w]?.[k];
+  const capNote = (/** @type {any} */ x, /** @type {string} */ who) =>
+    x?.capped ? `${who} never left the bound up to ${n(x.maxClientsHeld)} clients (the cap): a lower bound. ` : '';
+  /** @param {string} name @param {string} unit @param {string} target @param {string} why */
+  const notRun = (name, unit, target, why) =>
     out.push({
       name,
-      value: has ? value : null,
+      value: null,
       unit,
+      reference: null,
+      referenceValue: null,
+      ratio: null,
       target,
-      status: has ? (ok(value) ? 'MET' : 'MISSED') : 'NOT RUN',
+      status: 'not run',
+      note: why,
+    });
+  /**
+   * An absolute target.
+   * @param {string} name @param {number | null | undefined} value @param {string} unit
+   * @param {(v: number) => boolean} ok @param {string} target @param {string} note @param {string} [whyNot]
+   */
+  const absolute = (name, value, unit, ok, target, note, whyNot = 'not run') => {
+    if (value === null || value === undefined || !Number.isFinite(value)) return notRun(name, unit, target, whyNot);
+    out.push({
+      name,
+      value,
+      unit,
+      reference: null,
+      referenceValue: null,
+      ratio: null,
+      target,
+      status: ok(value) ? 'MET' : 'MISSED',
       note,
     });
   };
-  const ro = r.ramp?.ours;
-  const rl = r.ramp?.limit;
-  const rp = r.ramp?.plain;
-  const capNote = (/** @type {any} */ x, /** @type {string} */ who) =>
-    x?.capped
-      ? `${who} never left the bound up to ${x.maxClientsHeld} clients (the cap), so its figure is a lower bound. `
-      : '';
+  /**
+   * Ours against a reference: MET when ours / reference passes `ok`.
+   * @param {string} name @param {string} unit @param {string} refKey
+   * @param {number | null | undefined} ours @param {number | null | undefined} ref
+   * @param {(ratio: number) => boolean} ok @param {string} target @param {string} note @param {string} whyNot
+   * @param {boolean} higherIsBetter  with a reference of 0: met when ours is above 0 (higher) or never (lower)
+   */
+  const ratioRow = (name, unit, refKey, ours, ref, ok, target, note, whyNot, higherIsBetter) => {
+    if (ours == null || ref == null || !Number.isFinite(ours) || !Number.isFinite(ref))
+      return notRun(name, unit, target, whyNot);
+    const ratio = ref > 0 ? ours / ref : null;
+    const status = ratio !== null ? ok(ratio) : higherIsBetter && ours > 0;
+    out.push({
+      name,
+      value: ours,
+      unit,
+      reference: refKey,
+      referenceValue: ref,
+      ratio,
+      target,
+      status: status ? 'MET' : 'MISSED',
+      note: (ratio === null ? `${note}the reference measured 0.` : note).trim(),
+    });
+  };
 
-  add(
-    'Ramp: most quote updates/s ours delivers with p99 within bound vs most frames/s the limit sustains',
-    ro && rl?.maxFramesPerSecWithinBound ? ro.maxUpdatesPerSecWithinBound / rl.maxFramesPerSecWithinBound : null,
-    '×',
-    (v) => v >= 1.0,
-    '≥ 1.0×',
-    ro && rl
-      ? `${capNote(ro, 'ours')}${capNote(rl, 'the limit')}ours ${n(ro.maxUpdatesPerSecWithinBound)} updates/s, limit ${n(rl.maxFramesPerSecWithinBound)} frames/s`
+  // -------- delivery within bound (ramp, random workload)
+  const ro = ramp('ours');
+  const mostWithin = (/** @type {string} */ ref, /** @type {number} */ k, /** @type {string} */ what) => {
+    const rr = ramp(ref);
+    ratioRow(
+      `Most quote updates/s within bound (ramp, ${w}) vs ${what}`,
+      'updates/s',
+      ref,
+      ro?.maxUpdatesPerSecWithinBound,
+      rr?.maxUpdatesPerSecWithinBound,
+      (x) => x >= k,
+      `≥ ${k}× ${ref}`,
+      `${capNote(ro, 'ours')}${capNote(rr, ref)}`,
+      `needs the ${w} ramp of ours and ${ref} (${!ro ? 'ours' : ref} not run)`,
+      true,
+    );
+  };
+  mostWithin('limit', 3, 'the per-symbol limit');
+  mostWithin('limit1', 0.8, 'the one-frame-per-viewer limit');
+  mostWithin('nats', 1, 'NATS');
+  mostWithin('plain', 1, 'plain Socket.IO');
+
+  // -------- CPU per delivered quote (fan-out, random workload)
+  const fo = fan('ours');
+  const fl = fan('limit');
+  ratioRow(
+    `Server CPU per 100k updates/s (fan-out, ${w}) vs the per-symbol limit`,
+    '% of a core',
+    'limit',
+    cpuPer100k(fo),
+    cpuPer100k(fl),
+    (x) => x <= 0.35,
+    '≤ 0.35× limit',
+    fo && fl
+      ? `ours ${n(fo.serverCpuPct, 1)} % at ${n(fo.updatesPerSec)} upd/s, limit ${n(fl.serverCpuPct, 1)} % at ${n(fl.updatesPerSec)} upd/s. ` +
+          [
+            ['ours', fo],
+            ['limit', fl],
+          ]
+            .filter(([, m]) => (m.deliveredRatio ?? 1) < 0.95 || m.connectFailures)
+            .map(
+              ([who, m]) =>
+                `${who} was saturated there (${n((m.deliveredRatio ?? 0) * 100)} % of owed${m.connectFailures ? `, ${n(m.connectFailures)} failed to connect` : ''}): its figure is CPU per update at saturation. `,
+            )
+            .join('')
       : '',
+    `needs the ${w} fan-out of ours and limit (${!fo ? 'ours' : 'limit'} not run)`,
+    false,
   );
-  add(
-    'Delivery vs plain Socket.IO (most quotes/s within bound; one quote per frame for plain)',
-    ro && rp?.maxUpdatesPerSecWithinBound ? ro.maxUpdatesPerSecWithinBound / rp.maxUpdatesPerSecWithinBound : null,
-    '×',
-    (v) => v >= 1.0,
-    '≥ 1.0×',
-    ro && rp
-      ? `${capNote(ro, 'ours')}${capNote(rp, 'plain')}frames/s ratio ${n(rp.maxFramesPerSecWithinBound ? ro.maxFramesPerSecWithinBound / rp.maxFramesPerSecWithinBound : null, 2)}× (ours ${n(ro.maxFramesPerSecWithinBound)}, plain ${n(rp.maxFramesPerSecWithinBound)})`
-      : '',
-  );
-  const cpu = cpuAt(ro, 100_000);
-  add('Server CPU at 100,000 updates/s', cpu?.pct, '% of one core', (v) => v <= 35, '≤ 35 %', cpu ? cpu.note : '');
+
+  // -------- latency at half load
+  const h = ro?.halfLoad;
+  const tier = r.config?.tierMs ?? 100;
+  if (!h)
+    notRun(
+      `p99 latency at 50 % of ours' maximum (ramp, ${w})`,
+      'ms',
+      `≤ ${tier + 10} ms, 0 failed connects`,
+      ro ? 'the ramp held no step (or ran without the half-load window, --quick)' : `ours' ${w} ramp not run`,
+    );
+  else {
+    const failed = h.connectFailures ?? 0;
+    const ok = h.latencyP99Ms !== null && h.latencyP99Ms <= tier + 10 && failed === 0;
+    out.push({
+      name: `p99 latency at 50 % of ours' maximum (ramp, ${w})`,
+      value: h.latencyP99Ms,
+      unit: 'ms',
+      valueText: `${n(h.latencyP99Ms)} ms, ${n(failed)} failed`,
+      reference: null,
+      referenceValue: null,
+      ratio: null,
+      target: `≤ tier + 10 ms = ${tier + 10} ms, 0 failed connects`,
+      status: h.latencyP99Ms === null ? 'not run' : ok ? 'MET' : 'MISSED',
+      note: `${n(h.clients)} clients, ${n(h.updatesPerSec)} updates/s (${n((h.ofMaxUpdates ?? 0) * 100)} % of max)`,
+    });
+  }
+
+  // -------- idle memory
   const mo = r.memory?.ours;
-  add(
-    'Idle memory per connection (RSS after GC)',
-    mo?.perConnKB,
+  const atFull = mo && mo.clients >= 5000;
+  const memWhy = !mo ? 'memory scenario not run for ours' : `measured at ${n(mo.clients)} viewers, not 5,000 (--quick)`;
+  absolute(
+    'Idle memory per connection at 5,000 viewers: RSS after GC',
+    atFull ? mo.perConnKB : null,
+    'KB',
+    (v) => v <= 12,
+    '≤ 12 KB',
+    atFull ? `${n(mo.clients)} viewers, RSS ${n(mo.baselineRssMB, 1)} -> ${n(mo.rssMB, 1)} MB` : '',
+    memWhy,
+  );
+  absolute(
+    'Idle memory per connection at 5,000 viewers: JS heap after GC',
+    atFull ? mo.heapPerConnKB : null,
     'KB',
     (v) => v <= 10,
     '≤ 10 KB',
-    mo ? `${n(mo.clients)} clients` : '',
+    atFull ? `${n(mo.clients)} viewers` : '',
+    memWhy,
   );
-  const h = ro?.halfLoad;
-  add(
-    'p99 latency at 50 % of the maximum load',
-    h?.latencyP99Ms,
-    'ms',
-    (v) => v <= 100 + 10,
-    '≤ tier + 10 ms = 110 ms',
-    h ? `${n(h.clients)} clients, ${n(h.updatesPerSec)} updates/s (${n((h.ofMaxUpdates ?? 0) * 100)} % of max)` : '',
-  );
-  add(
+
+  // -------- scale
+  const sc = r.scale;
+  if (sc?.status !== 'ok') {
+    notRun(
+      'Scale: 20,000 viewers @ 1000 ms on one gateway held within bound',
+      '',
+      'p99 ≤ 1,100 ms, ≥ 95 % of owed, 0 failed connects',
+      sc?.reason ?? 'scale scenario not run',
+    );
+  } else {
+    const m = sc.window;
+    out.push({
+      name: `Scale: ${n(sc.target)} viewers @ ${sc.tierMs} ms on one gateway held within bound`,
+      value: m.latencyP99Ms,
+      unit: 'ms',
+      valueText: `p99 ${n(m.latencyP99Ms)} ms, ${n(m.updatesPerSec)} upd/s, ${n(sc.connectFailures)} failed`,
+      reference: 'owed',
+      referenceValue: sc.owedPerSec,
+      referenceText: `owed ${n(sc.owedPerSec)} upd/s`,
+      ratio: m.deliveredRatio,
+      ratioText: `${n((m.deliveredRatio ?? 0) * 100, 1)} % delivered`,
+      target: `p99 ≤ ${n(sc.boundMs)} ms, ≥ 95 % of owed, 0 failed connects`,
+      status: m.latencyP99Ms === null ? 'not run' : sc.held ? 'MET' : 'MISSED',
+      note:
+        `${n(sc.connected)} of ${n(sc.target)} viewers connected` +
+        (sc.whyNotTarget
+          ? ` (${n(sc.attempted)} attempted: the open-files limit is ${n(sc.limits.gatewayOpenFiles)}, hard ${n(sc.limits.gatewayOpenFilesHard)}, and the gateway holds at most ${n(sc.limits.gatewayHttpCap)} HTTP connections under it; see Scale below)`
+          : '') +
+        `; server CPU ${n(m.serverCpuPct, 1)} %, RSS ${n(m.serverRssMB)} MB`,
+    });
+  }
+
+  // -------- issue 3's that still stand
+  absolute(
     'Ingest, market state + throttler on one core (micro)',
     r.ingestMicro?.ticksPerSecond,
     'ticks/s',
     (v) => v >= 1_000_000,
     '≥ 1,000,000 ticks/s',
+    '',
+    'ingest scenario not run',
   );
   const f = r.ingestFeed;
-  add(
+  absolute(
     'Ingest end to end through /feed',
     f?.status === 'ok' ? f.ticksPerSecond : null,
     'ticks/s',
@@ -151,28 +311,38 @@ export function evaluateTargets(r) {
     '≥ 200,000 ticks/s',
     f?.status === 'ok'
       ? `tickdeck-sim replay --speed max, batches of ${n(f.batch)}, ${f.inFlight} in flight; ${n(f.ticks)} ticks + ${n(f.trades)} trades in ${f.seconds} s, gateway CPU ${f.serverCpuPct ?? '–'} %`
-      : (f?.reason ?? ''),
+      : '',
+    f?.reason ?? 'ingest-feed scenario not run',
   );
   const b = r.browser?.status === 'ok' ? r.browser : null;
-  const bNote = b
-    ? `${b.charts} charts @ ${b.tierMs} ms for ${b.seconds} s, headless Chromium ${b.chromium}`
-    : (r.browser?.reason ?? '');
-  add('Dashboard: frames per second (median of 1 s samples)', b?.fpsMedian, 'fps', (v) => v >= 55, '≥ 55 fps', bNote);
-  add(
+  const bNote = b ? `${b.charts} charts @ ${b.tierMs} ms for ${b.seconds} s, headless Chromium ${b.chromium}` : '';
+  const bWhy = r.browser?.reason ?? 'browser scenario not run';
+  absolute(
+    'Dashboard: frames per second (median of 1 s samples)',
+    b?.fpsMedian,
+    'fps',
+    (v) => v >= 55,
+    '≥ 55 fps',
+    bNote,
+    bWhy,
+  );
+  absolute(
     'Dashboard: longest main-thread task',
     b?.longestTaskMs,
     'ms',
     (v) => v <= 50,
     '≤ 50 ms',
     b ? `${b.longTasks} long task(s) over 50 ms` : '',
+    bWhy,
   );
-  add(
+  absolute(
     'Dashboard: JS bundle, gzipped',
     b?.jsGzipKB,
     'KB',
     (v) => v <= 150,
     '≤ 150 KB',
     b ? `${b.jsRawKB} KB raw; CSS ${b.cssGzipKB} KB gzipped` : '',
+    bWhy,
   );
   return out;
 }
@@ -184,11 +354,24 @@ function cpuCell(ramp, updates) {
   return c.note.startsWith('extrapolated: within bound') ? `(> ${n(c.pct, 0)})` : n(c.pct, 1);
 }
 
+/** @param {string} w a workload @returns {string} what it means */
+function workloadText(w) {
+  return w === 'rotate'
+    ? 'rotate: client i takes symbols i..i+9, so 20 distinct sets, every symbol in half the clients (viewers share frames)'
+    : 'random: every client its own seeded random 10 of the 20 (1,000 distinct sets), as watchlists are';
+}
+
+/** @param {any} m @returns {string} WebSocket messages per second per client */
+function perClient(m) {
+  return m.clients > 0 ? n(m.allFramesPerSec / m.clients, 1) : '–';
+}
+
 /** @param {any} r */
 export function renderMarkdown(r) {
   const L = [];
   const c = r.config;
   const label = (/** @type {string} */ k) => r.servers[k]?.label ?? k;
+  const workloads = /** @type {string[]} */ (c.workloads ?? Object.keys(r.fanout ?? {}));
   L.push(`# tickdeck benchmark (${c.mode})`);
   L.push('');
   L.push(
@@ -197,103 +380,151 @@ export function renderMarkdown(r) {
   L.push('');
   L.push(
     `Workload: the simulator at ${n(c.feedRate)} ticks/s (seed ${c.feedSeed}; ${c.tradeProbability === null ? 'its default 30 % of ticks are trades' : `FEED_TRADE_PROBABILITY=${c.tradeProbability}`}), 20 symbols, tiers ${c.tiersMs.join('/')} ms. ` +
-      `Every client subscribes to ${c.symbolsPerClient} of the 20 symbols at the ${c.tierMs} ms tier ` +
-      `(${c.subsets === 'rotate' ? 'client i takes symbols i..i+9: 20 distinct sets, every symbol in half the clients' : 'seeded random sets'}), ` +
-      `and so also receives those symbols' trades. Load: lean Engine.IO/Socket.IO clients (${c.transport} transport) in ${c.workers} processes ` +
-      `on the same machine, latency sampled from 1 quotes frame in ${c.sampleEvery} (receipt time − quote \`ts\`). ` +
-      `Updates = quotes delivered; frames = \`quotes\` frames; trade frames counted apart. Server CPU is % of one core from /proc; ELD = event-loop delay.`,
+      `Every client subscribes to ${c.symbolsPerClient} of the 20 symbols at the ${c.tierMs} ms tier, and so also receives those symbols' trades. ` +
+      `How clients pick their symbols: ${workloads.map(workloadText).join('; ')}. The targets are judged on ${TARGET_WORKLOAD}. ` +
+      `Load: lean Engine.IO/Socket.IO clients (${c.transport} transport) in ${c.workers} processes ` +
+      `on the same machine, latency sampled from 1 frame with quotes in ${c.sampleEvery} (receipt time − quote \`ts\`). ` +
+      `Updates = quotes delivered, whatever event carries them (ours and limit1: one \`frame\` per viewer per flush, with its due quotes and its symbols' trades; the other peers: a \`quotes\` frame per symbol and a \`trades\` frame per symbol). ` +
+      `Quote frames = frames with quotes; trade frames = frames with trades (a \`frame\` with both counts in both, and under "both"); msgs/s per client = every WebSocket message. ` +
+      `Server CPU is % of one core from /proc (a broker peer: the broker's, its publisher's beside it); ELD = event-loop delay.`,
   );
   if (r.servers.ours) L.push('', `Ours: \`${r.servers.ours.script}\` built ${r.servers.ours.scriptModified}.`);
   L.push('');
 
   // -------- targets
-  L.push('## Targets (issue 3)');
+  L.push(`## Targets (issue 13; ramp and fan-out rows on the ${TARGET_WORKLOAD} workload)`);
   L.push('');
-  L.push('| target | ours | goal | status | notes |');
-  L.push('| --- | ---: | --- | --- | --- |');
-  for (const t of r.targets) {
-    const digits = t.unit === '×' ? 2 : t.unit === 'KB' || t.unit.startsWith('%') ? 1 : 0;
-    const v = t.value === null ? '–' : `${n(t.value, digits)}${t.unit === '×' ? '×' : ` ${t.unit}`}`;
-    L.push(`| ${t.name} | ${v} | ${t.target} | **${t.status}** | ${t.note} |`);
+  L.push('| measure | ours | reference | ratio | target | status | notes |');
+  L.push('| --- | ---: | ---: | ---: | --- | --- | --- |');
+  for (const t of /** @type {TargetRow[]} */ (r.targets)) {
+    const digits = t.unit === 'KB' || t.unit.startsWith('%') ? 1 : 0;
+    const unit = t.unit ? ` ${t.unit}` : '';
+    const v = t.valueText ?? (t.value === null ? '–' : `${n(t.value, digits)}${unit}`);
+    const ref =
+      t.referenceText ?? (t.reference === null ? '–' : `${t.reference}: ${n(t.referenceValue, digits)}${unit}`);
+    const ratio = t.ratioText ?? (t.ratio === null ? '–' : `${n(t.ratio, 2)}×`);
+    L.push(`| ${t.name} | ${v} | ${ref} | ${ratio} | ${t.target} | **${t.status}** | ${t.note} |`);
   }
   L.push('');
 
-  // -------- fan-out
-  const fk = keysOf(r.fanout);
-  if (fk.length > 0) {
-    L.push(
-      `## Fan-out: ${n(c.fanoutClients)} clients × ${c.symbolsPerClient} symbols @ ${c.tierMs} ms, feed ${n(c.feedRate)} ticks/s (${c.windowMs / 1000} s window)`,
-    );
-    L.push('');
-    L.push(
-      '| server | clients | updates/s | % of owed | frames/s | quotes/frame | trade frames/s | MB/s | p50 ms | p99 ms | max ms | server CPU % | CPU % per 100k upd/s | RSS MB | ELD p99 ms | load-gen CPU % | other load % |',
-    );
-    L.push(
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    );
-    for (const k of fk) {
-      const m = r.fanout[k];
+  for (const w of workloads) {
+    // -------- fan-out
+    const fanout = r.fanout?.[w] ?? {};
+    const fk = keysOf(fanout);
+    if (fk.length > 0) {
       L.push(
-        `| ${label(k)}${m.overloaded ? ' ⚠ overloaded' : ''} | ${n(m.clients)}${m.connectFailures ? ` (${n(m.connectFailures)} failed to connect)` : ''} | ${n(m.updatesPerSec)} | ${m.deliveredRatio === null ? '–' : n(m.deliveredRatio * 100, 1)} | ${n(m.framesPerSec)} | ${n(m.quotesPerFrame, 2)} | ${n(m.tradeFramesPerSec)} | ${n(m.mbPerSec, 1)} | ${n(m.latencyP50Ms)} | ${n(m.latencyP99Ms)} | ${n(m.latencyMaxMs)} | ${n(m.serverCpuPct, 1)} | ${n(cpuPer100k(m), 1)} | ${n(m.serverRssMB, 1)} | ${n(m.eldP99Ms, 1)} | ${n(m.clientCpuPct)} | ${n(m.otherLoadPct)} |`,
+        `## Fan-out (${w}): ${n(c.fanoutClients)} clients × ${c.symbolsPerClient} symbols @ ${c.tierMs} ms, feed ${n(c.feedRate)} ticks/s (${c.windowMs / 1000} s window)`,
       );
+      L.push('');
+      L.push(`Symbols: ${workloadText(w)}.`);
+      L.push('');
+      L.push(
+        '| server | clients | updates/s | % of owed | quote frames/s | quotes/frame | trade frames/s | both | msgs/s per client | MB/s | p50 ms | p99 ms | max ms | server CPU % | CPU % per 100k upd/s | RSS MB | ELD p99 ms | load-gen CPU % | other load % |',
+      );
+      L.push(
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      );
+      for (const k of fk) {
+        const m = fanout[k];
+        L.push(
+          `| ${label(k)}${m.overloaded ? ' ⚠ overloaded' : ''} | ${n(m.clients)}${m.connectFailures ? ` (${n(m.connectFailures)} failed to connect)` : ''} | ${n(m.updatesPerSec)} | ${m.deliveredRatio === null ? '–' : n(m.deliveredRatio * 100, 1)} | ${n(m.framesPerSec)} | ${n(m.quotesPerFrame, 2)} | ${n(m.tradeFramesPerSec)} | ${n(m.bothFramesPerSec)} | ${perClient(m)} | ${n(m.mbPerSec, 1)} | ${n(m.latencyP50Ms)} | ${n(m.latencyP99Ms)} | ${n(m.latencyMaxMs)} | ${n(m.serverCpuPct, 1)} | ${n(cpuPer100k(m), 1)} | ${n(m.serverRssMB, 1)} | ${n(m.eldP99Ms, 1)} | ${n(m.clientCpuPct)} | ${n(m.otherLoadPct)} |`,
+        );
+      }
+      L.push('');
+      const brokers = fk.filter((k) => fanout[k].publisherCpuPct != null);
+      if (brokers.length > 0) {
+        L.push(
+          `Broker peers (${brokers.join(', ')}): server CPU and RSS are the broker process's (nats-server, mosquitto; on free ports with their own config), subscribers on its WebSocket listener; one message (NATS \`MSG\`, MQTT \`PUBLISH\`) counts as one frame. ` +
+            `Their Node publisher (the same simulator, market state and throttler as every peer, publishing over TCP) used ${brokers.map((k) => `${k} ${n(fanout[k].publisherCpuPct, 1)} %`).join(', ')} of a core more; ELD is the publisher's. CPU per 100k upd/s counts both.`,
+        );
+        L.push('');
+      }
     }
-    L.push('');
-    const brokers = fk.filter((k) => r.fanout[k].publisherCpuPct != null);
-    if (brokers.length > 0) {
+
+    // -------- ramp
+    const ramps = r.ramp?.[w] ?? {};
+    const rk = keysOf(ramps);
+    if (rk.length > 0) {
       L.push(
-        `Broker peers (${brokers.join(', ')}): server CPU and RSS are the broker process's (nats-server, mosquitto; on free ports with their own config), subscribers on its WebSocket listener; one message (NATS \`MSG\`, MQTT \`PUBLISH\`) counts as one frame. ` +
-          `Their Node publisher (the same simulator, market state and throttler as every peer, publishing over TCP) used ${brokers.map((k) => `${k} ${n(r.fanout[k].publisherCpuPct, 1)} %`).join(', ')} of a core more; ELD is the publisher's.`,
+        `## Ramp (${w}): clients added until p99 > ${c.ramp.boundMs} ms (100 ms + the tier) or less than ${c.ramp.minDelivered * 100} % of the owed quotes arrive`,
       );
+      L.push('');
+      L.push(
+        `From ${n(c.ramp.startClients)} clients; each step adds what the CPU readings say is left (+15 % to ×2), then ${c.ramp.bisections} bisection(s) between the last step held and the first over; a window over the bound is measured again and counts only if both are over. ` +
+          `Owed = clients × ${c.symbolsPerClient} symbols × ${1000 / c.tierMs}/s. Servers ramped (of those run): ${(c.ramp.servers?.[w] ?? rk).join(', ')}` +
+          (w === 'rotate' && workloads.length > 1
+            ? ' (the rotate ramp is limited to these to keep the full run within ~45 min).'
+            : '.'),
+      );
+      L.push('');
+      L.push(
+        '| server | most clients held | most updates/s within bound | quote frames/s there | first over bound | p99 at ~50 % load | server CPU % at 50k upd/s | at 100k upd/s |',
+      );
+      L.push('| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
+      for (const k of rk) {
+        const x = ramps[k];
+        const h = x.halfLoad;
+        L.push(
+          `| ${label(k)} | ${n(x.maxClientsHeld)}${x.capped ? ' (cap)' : ''} | ${n(x.maxUpdatesPerSecWithinBound)} | ${n(x.maxFramesPerSecWithinBound)} | ${x.firstClientsOverBound ? n(x.firstClientsOverBound) : '–'} | ${h ? `${n(h.latencyP99Ms)} ms (${n(h.clients)} clients, ${n(h.updatesPerSec)} upd/s)` : '–'} | ${cpuCell(x, 50_000)} | ${cpuCell(x, 100_000)} |`,
+        );
+      }
+      L.push('');
+      L.push(`<details><summary>every ramp step (${w})</summary>`);
+      L.push('');
+      L.push(
+        '| server | clients | held | updates/s | % of owed | quote frames/s | trade frames/s | msgs/s per client | MB/s | p50 ms | p99 ms | max ms | server CPU % | RSS MB | ELD p99 ms | load-gen CPU % | other load % |',
+      );
+      L.push(
+        '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      );
+      for (const k of rk) {
+        for (const m of ramps[k].steps) {
+          if (m.note) {
+            L.push(`| ${k} | ${n(m.clients)} | no | ${m.note} ||||||||||||`);
+            continue;
+          }
+          L.push(
+            `| ${k}${m.bisect ? ' (bisect)' : ''}${m.retried ? ' (2nd window)' : ''}${m.overloaded ? ' ⚠' : ''} | ${n(m.clients)} | ${m.within ? 'yes' : 'no'} | ${n(m.updatesPerSec)} | ${n((m.deliveredRatio ?? 0) * 100, 1)} | ${n(m.framesPerSec)} | ${n(m.tradeFramesPerSec)} | ${perClient(m)} | ${n(m.mbPerSec, 1)} | ${n(m.latencyP50Ms)} | ${n(m.latencyP99Ms)} | ${n(m.latencyMaxMs)} | ${n(m.serverCpuPct, 1)} | ${n(m.serverRssMB, 1)} | ${n(m.eldP99Ms, 1)} | ${n(m.clientCpuPct)} | ${n(m.otherLoadPct)} |`,
+          );
+        }
+      }
+      L.push('');
+      L.push('</details>');
       L.push('');
     }
   }
 
-  // -------- ramp
-  const rk = keysOf(r.ramp);
-  if (rk.length > 0) {
+  // -------- scale
+  const sc = r.scale;
+  if (sc && sc.status === 'ok') {
+    const m = sc.window;
     L.push(
-      `## Ramp: clients added until p99 > ${c.ramp.boundMs} ms (100 ms + the tier) or less than ${c.ramp.minDelivered * 100} % of the owed quotes arrive`,
+      `## Scale: ${n(sc.target)} viewers of ours @ ${sc.tierMs} ms on one gateway (feed ${n(sc.feedRate)} ticks/s, trades off)`,
     );
     L.push('');
     L.push(
-      `From ${n(c.ramp.startClients)} clients; each step adds what the CPU readings say is left (+15 % to ×2), then ${c.ramp.bisections} bisection(s) between the last step held and the first over; a window over the bound is measured again and counts only if both are over. ` +
-        `Owed = clients × ${c.symbolsPerClient} symbols × ${1000 / c.tierMs}/s.`,
+      `Every viewer its own seeded random ${c.symbolsPerClient} of the 20 symbols, connected from ${n(sc.addresses)} loopback source addresses (127.0.0.${c.scale.firstAddress} on, ${sc.perAddress} each: the gateway's MAX_CONNECTIONS_PER_IP as shipped) by ${sc.workers} load-generator processes. ` +
+        `Trades are off (FEED_TRADE_PROBABILITY=${sc.tradeProbability}): with them every viewer is owed a frame per fastest flush (10/s of ~15 KB at this feed, 3 GB/s for 20,000), which would measure the loopback and the load generator, not the gateway. ` +
+        `Held: p99 ≤ ${n(sc.boundMs)} ms (tier + 100 ms), ≥ ${c.scale.minDelivered * 100} % of owed, no failed connect, none lost.`,
     );
     L.push('');
     L.push(
-      '| server | most clients held | most updates/s within bound | frames/s there | first over bound | p99 at ~50 % load | server CPU % at 50k upd/s | at 100k upd/s |',
+      `**Connected ${n(sc.connected)} of ${n(sc.target)}**${sc.whyNotTarget ? `: ${n(sc.attempted)} attempted, because ${sc.whyNotTarget}` : ''}. ` +
+        `${n(sc.connectFailures)} failed to connect${sc.connectErrors?.length ? ` (${sc.connectErrors.join('; ')})` : ''}; connecting took ${n(sc.connectSeconds, 1)} s.`,
     );
-    L.push('| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
-    for (const k of rk) {
-      const x = r.ramp[k];
-      const h = x.halfLoad;
-      L.push(
-        `| ${label(k)} | ${n(x.maxClientsHeld)}${x.capped ? ' (cap)' : ''} | ${n(x.maxUpdatesPerSecWithinBound)} | ${n(x.maxFramesPerSecWithinBound)} | ${x.firstClientsOverBound ? n(x.firstClientsOverBound) : '–'} | ${h ? `${n(h.latencyP99Ms)} ms (${n(h.clients)} clients, ${n(h.updatesPerSec)} upd/s)` : '–'} | ${cpuCell(x, 50_000)} | ${cpuCell(x, 100_000)} |`,
-      );
-    }
-    L.push('');
-    L.push('<details><summary>every ramp step</summary>');
     L.push('');
     L.push(
-      '| server | clients | held | updates/s | % of owed | frames/s | trade frames/s | MB/s | p50 ms | p99 ms | max ms | server CPU % | RSS MB | ELD p99 ms | load-gen CPU % | other load % |',
+      '| viewers | held | updates/s | owed/s | % of owed | quote frames/s | msgs/s per viewer | MB/s | p50 ms | p99 ms | max ms | server CPU % | RSS MB | ELD p99 ms | load-gen CPU % | disconnects | other load % |',
     );
     L.push(
-      '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
-    for (const k of rk) {
-      for (const m of r.ramp[k].steps) {
-        if (m.note) {
-          L.push(`| ${k} | ${n(m.clients)} | no | ${m.note} |||||||||||`);
-          continue;
-        }
-        L.push(
-          `| ${k}${m.bisect ? ' (bisect)' : ''}${m.retried ? ' (2nd window)' : ''}${m.overloaded ? ' ⚠' : ''} | ${n(m.clients)} | ${m.within ? 'yes' : 'no'} | ${n(m.updatesPerSec)} | ${n((m.deliveredRatio ?? 0) * 100, 1)} | ${n(m.framesPerSec)} | ${n(m.tradeFramesPerSec)} | ${n(m.mbPerSec, 1)} | ${n(m.latencyP50Ms)} | ${n(m.latencyP99Ms)} | ${n(m.latencyMaxMs)} | ${n(m.serverCpuPct, 1)} | ${n(m.serverRssMB, 1)} | ${n(m.eldP99Ms, 1)} | ${n(m.clientCpuPct)} | ${n(m.otherLoadPct)} |`,
-        );
-      }
-    }
+    L.push(
+      `| ${n(m.clients)} | ${sc.held ? 'yes' : 'no'} | ${n(m.updatesPerSec)} | ${n(sc.owedPerSec)} | ${n((m.deliveredRatio ?? 0) * 100, 1)} | ${n(m.framesPerSec)} | ${perClient(m)} | ${n(m.mbPerSec, 1)} | ${n(m.latencyP50Ms)} | ${n(m.latencyP99Ms)} | ${n(m.latencyMaxMs)} | ${n(m.serverCpuPct, 1)} | ${n(m.serverRssMB, 1)} | ${n(m.eldP99Ms, 1)} | ${n(m.clientCpuPct)} | ${n(m.disconnects)} | ${n(m.otherLoadPct)} |`,
+    );
     L.push('');
-    L.push('</details>');
-    L.push('');
+  } else if (sc && sc.status !== 'not run') {
+    L.push('## Scale', '', `${sc.status}: ${sc.reason ?? ''}`, '');
   }
 
   // -------- memory

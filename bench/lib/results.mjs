@@ -13,10 +13,11 @@ import { renderMarkdown } from './report.mjs';
  * @property {number} clients             clients open at the end of the window
  * @property {number} updatesPerSec       quotes delivered per second, all clients
  * @property {number | null} deliveredRatio  of the quotes owed (null: not a throttled server)
- * @property {number} framesPerSec        `quotes` frames per second
+ * @property {number} framesPerSec        frames carrying quotes per second (`quotes`, or `frame` with quotes)
  * @property {number} quotesPerFrame
- * @property {number} tradeFramesPerSec
- * @property {number} allFramesPerSec
+ * @property {number} tradeFramesPerSec   frames carrying trades (`trades`, or `frame` with trades)
+ * @property {number} bothFramesPerSec    `frame`s carrying both (in both of the above)
+ * @property {number} allFramesPerSec     every WebSocket message
  * @property {number} mbPerSec
  * @property {number | null} latencyP50Ms feed `ts` to receipt
  * @property {number | null} latencyP99Ms
@@ -55,7 +56,8 @@ import { renderMarkdown } from './report.mjs';
  * @property {number} maxFramesPerSecWithinBound
  * @property {{ clients: number, serverCpuPct: number | null, clientCpuPct: number, latencyP99Ms: number | null } | null} atBest
  * @property {(Measurement | FailedStep)[]} steps
- * @property {Measurement & { ofMaxUpdates: number | null }} [halfLoad]
+ * @property {Measurement & { ofMaxUpdates: number | null, connectFailures: number }} [halfLoad]
+ *   connectFailures: of the clients that load was owed, how many were not open in its window
  */
 
 /**
@@ -67,6 +69,30 @@ import { renderMarkdown } from './report.mjs';
  * @property {number} rssMB
  * @property {number} perConnKB
  * @property {number | null} heapPerConnKB
+ */
+
+/**
+ * Scenario `scale` (scenarios/scale.mjs).
+ * @typedef {object} ScaleResult
+ * @property {'ok'} status
+ * @property {number} target          viewers asked for
+ * @property {number} attempted       viewers the machine's limits allowed (connected + failed)
+ * @property {string | null} whyNotTarget  why attempted < target, null when it is not
+ * @property {number} connected
+ * @property {number} connectFailures
+ * @property {string[]} connectErrors
+ * @property {number} connectSeconds
+ * @property {number} addresses       source addresses used
+ * @property {number} perAddress
+ * @property {number} workers
+ * @property {{ gatewayOpenFiles: number | null, gatewayOpenFilesHard: number | null, gatewayHttpCap: number | null, workerOpenFiles: number | null }} limits
+ * @property {number} tierMs
+ * @property {number} feedRate
+ * @property {number} tradeProbability
+ * @property {number} boundMs
+ * @property {number} owedPerSec
+ * @property {boolean} held  p99 within bound, >= minDelivered of owed, no failed connect, none lost
+ * @property {Measurement} window
  */
 
 /** @typedef {{ label: string, script: string, scriptModified: string, readyBy: string, broker?: string }} ServerInfo  broker: a broker peer's binary */
@@ -93,14 +119,16 @@ export function newResults(cfg) {
     ingestFeed: { status: 'not run' },
     /** @type {NotRun | Awaited<ReturnType<typeof import('../browser.mjs').runBrowserBench>>} */
     browser: { status: 'not run' },
-    /** @type {Record<string, Measurement>} */
-    fanout: {},
-    /** @type {Record<string, RampResult>} */
-    ramp: {},
+    /** @type {Record<string, Record<string, Measurement>>} per workload (config.workloads), per server */
+    fanout: Object.fromEntries(cfg.workloads.map((w) => [w, {}])),
+    /** @type {Record<string, Record<string, RampResult>>} per workload, per server */
+    ramp: Object.fromEntries(cfg.workloads.map((w) => [w, {}])),
     /** @type {Record<string, MemoryResult>} */
     memory: {},
     /** @type {NotRun | import('../scenarios/cluster.mjs').ClusterResult} */
     cluster: { status: 'not run' },
+    /** @type {NotRun | ScaleResult} */
+    scale: { status: 'not run' },
     /** @type {ReturnType<typeof import('./report.mjs').evaluateTargets>} */
     targets: [],
     /** @type {string[]} scenario errors: the run exits 1 when there is any */
@@ -127,9 +155,13 @@ export function otherLoadWarning(results, warnPct) {
   const check = (what, pct) => {
     if (pct != null && pct > warnPct) loaded.push({ what, pct });
   };
-  for (const [k, m] of Object.entries(results.fanout)) check(`${k} fan-out`, m.otherLoadPct);
-  for (const [k, r] of Object.entries(results.ramp))
-    for (const m of r.steps) check(`${k} ramp @ ${m.clients}`, 'otherLoadPct' in m ? m.otherLoadPct : undefined);
+  for (const [w, byServer] of Object.entries(results.fanout))
+    for (const [k, m] of Object.entries(byServer)) check(`${k} fan-out (${w})`, m.otherLoadPct);
+  for (const [w, byServer] of Object.entries(results.ramp))
+    for (const [k, r] of Object.entries(byServer))
+      for (const m of r.steps)
+        check(`${k} ramp @ ${m.clients} (${w})`, 'otherLoadPct' in m ? m.otherLoadPct : undefined);
+  if (results.scale.status === 'ok') check('scale', results.scale.window.otherLoadPct);
   if (loaded.length === 0) return null;
   return `other processes used > ${warnPct} % of a core during ${loaded.length} window(s) (${loaded
     .slice(0, 4)

@@ -1,4 +1,4 @@
-// Scenario `ramp` (ours, limit, plain, nats, mqtt): from cfg.ramp.startClients, steps sized from the CPU
+// Scenario `ramp` (cfg.ramp.servers per workload): from cfg.ramp.startClients, steps sized from the CPU
 // readings, bisections between the last step held and the first over, then a window at half
 // the clients held. Runs on the server and clients the fan-out left (fanout.mjs).
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,7 +34,8 @@ function roundTo(x, step) {
 /**
  * Judges a ramp window; one over the bound is measured once more and counts as over only if
  * that window is too, so a single hiccup (a GC, a late timer) does not end the ramp early.
- * @param {BenchRun} run @param {string} key @param {ServerProc} server @param {ClientPool} pool
+ * @param {BenchRun} run @param {string} key  the server and workload, for the log
+ * @param {ServerProc} server @param {ClientPool} pool
  * @param {Measurement} m @param {number} clients @param {string} what
  */
 async function confirm(run, key, server, pool, m, clients, what) {
@@ -51,19 +52,23 @@ async function confirm(run, key, server, pool, m, clients, what) {
 
 /**
  * The ramp starts low and grows by what the CPU readings predict is left, then bisects.
- * @param {BenchRun} run @param {string} key @param {ServerProc} server @param {ClientPool} pool
+ * @param {BenchRun} run @param {string} serverKey the server
+ * @param {import('../lib/config.mjs').Workload} workload how its clients pick their symbols
+ * @param {ServerProc} server @param {ClientPool} pool
  * @param {Measurement | null} fanout the fan-out window on this server and pool, if one ran
  * @param {boolean} afterFanout whether the fan-out ran first (the pool changes size, so warm up longer)
  * @returns {Promise<RampResult>}
  */
-export async function runRamp(run, key, server, pool, fanout, afterFanout) {
+export async function runRamp(run, serverKey, workload, server, pool, fanout, afterFanout) {
   const { cfg } = run;
+  const key = `${serverKey} (${workload})`;
+  const add = (/** @type {number} */ count) => run.addClients(pool, server, count, cfg.tierMs, { workload });
   let n = cfg.ramp.startClients;
   // When the ramp starts where the fan-out stands, the fan-out window is its first step.
   let reuse = fanout !== null && n === cfg.fanoutClients && pool.total === n;
   if (!reuse) {
     if (pool.total > n) await pool.shrinkTo(n);
-    else await run.addClients(pool, server, n - pool.total, cfg.tierMs);
+    else await add(n - pool.total);
     await sleep(cfg.ramp.warmupMs * (afterFanout ? 2 : 1));
   }
   /** @type {RampResult['steps']} */
@@ -95,7 +100,7 @@ export async function runRamp(run, key, server, pool, fanout, afterFanout) {
     const all = Math.max(1, srv + m.clientCpuPct);
     const predicted = n * Math.min(100 / srv, (cfg.machineCores * 100) / all);
     const next = Math.min(cfg.ramp.maxClients, roundTo(Math.max(n * 1.15, Math.min(n * 2, predicted * 0.9)), 50));
-    const c = await run.addClients(pool, server, next - n, cfg.tierMs);
+    const c = await add(next - n);
     n = next;
     if (c.failed > 0) {
       bad = n;
@@ -113,7 +118,7 @@ export async function runRamp(run, key, server, pool, fanout, afterFanout) {
     const mid = roundTo((held + bad) / 2, 50);
     if (mid <= held || mid >= bad) break;
     if (pool.total > mid) await pool.shrinkTo(mid);
-    else await run.addClients(pool, server, mid - pool.total, cfg.tierMs);
+    else await add(mid - pool.total);
     await sleep(cfg.ramp.warmupMs * 2);
     const m = await confirm(
       run,
@@ -159,6 +164,8 @@ export async function runRamp(run, key, server, pool, fanout, afterFanout) {
     ramp.halfLoad = {
       ...m,
       ofMaxUpdates: best ? Math.round((m.updatesPerSec / best.updatesPerSec) * 100) / 100 : null,
+      // the clients of this load were all connected once (the ramp held more); any not open now failed
+      connectFailures: Math.max(0, half - m.clients),
     };
     run.log(`${key} half load: ${run.fmt(m)}`);
   }
