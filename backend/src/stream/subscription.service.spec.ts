@@ -204,6 +204,29 @@ describe(SubscriptionService.name, () => {
     expect(emitted).toHaveLength(2);
   });
 
+  it('at a tier on its own timer that flushes first, catches up its quotes but leaves the trades to the fastest flush', () => {
+    // The 250 ms tier has its own timer: subscribed at 210 ms, its flush (250) comes before the
+    // fastest one (300). Trades queued then must not reach the socket from that 300 ms flush:
+    // the ack's snapshot (and a `since` replay) already counts them.
+    vi.advanceTimersByTime(210);
+    market.applyTick(tick('AAPL', 200)); // dirty at 250
+    trade('AAPL'); // 1, queued for the 300 ms flush
+    const { socket } = connect();
+    const ack = service.subscribe(socket, { symbols: ['AAPL'], throttleMs: 250 });
+    expect(ack.ok && [ack.snapshots[0]!.seq, ack.snapshots[0]!.tradeSeq]).toEqual([1, 1]);
+    market.applyTick(tick('AAPL', 201)); // seq 2
+    vi.advanceTimersByTime(40); // 250: the tier's flush and its catch-up
+    expect(arrivals.get(socket)!.map((f) => [quoteSeqs(f), tradeSeqs(f)])).toEqual([[[['AAPL', 2, 1]], []]]);
+    trade('AAPL'); // 2
+    vi.advanceTimersByTime(50); // 300: the fastest flush settles the trades
+    trade('AAPL'); // 3
+    vi.advanceTimersByTime(100);
+    expect(arrivals.get(socket)!.flatMap(tradeSeqs)).toEqual([
+      ['AAPL', [2]],
+      ['AAPL', [3]],
+    ]);
+  });
+
   it('drops deferred work when the symbol is unsubscribed or the socket disconnects first', () => {
     market.applyTick(tick('KO', 70));
     market.applyTick(tick('AAPL', 100));

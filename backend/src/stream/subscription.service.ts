@@ -145,8 +145,11 @@ export class SubscriptionService {
     // Else the tier's next flush would repeat what the snapshots say: quotes come from the flush
     // after it, and right after it only what moved past each snapshot. One catch-up frame per
     // deferring flush: the fastest tier's settles the trades (and the quotes at that tier).
-    if (deferTrades || (dirty && k === 0)) this.throttler.afterNextFlush(0, () => this.catchUp(socket, held, k === 0));
-    if (dirty && k !== 0) this.throttler.afterNextFlush(k, () => this.catchUp(socket, held, true));
+    // Only the fastest flush settles trades: it alone takes them off the queue (a slower tier on its
+    // own timer may flush first, and would let the queued ones through twice).
+    if (deferTrades || (dirty && k === 0))
+      this.throttler.afterNextFlush(0, () => this.catchUp(socket, held, k === 0, true));
+    if (dirty && k !== 0) this.throttler.afterNextFlush(k, () => this.catchUp(socket, held, true, false));
     this.sync(socket);
     return { ok: true, throttleMs: tierMs, epoch: this.market.epoch, snapshots, trades, gaps };
   }
@@ -183,20 +186,26 @@ export class SubscriptionService {
   }
 
   /**
-   * After a deferring flush: the held symbols' trades (and with `quotes` their quotes) enter the
-   * socket's frames, and it is sent, in one frame, what came after each snapshot meanwhile.
+   * After a deferring flush: the held symbols' trades (with `trades`, after the fastest tier's
+   * flush) and quotes (with `quotes`, after their tier's) enter the socket's frames, and it is
+   * sent, in one frame, what came after each snapshot meanwhile.
    */
-  private catchUp(socket: ViewerSocket, held: [string, Subscription, Snapshot][], quotes: boolean): void {
+  private catchUp(
+    socket: ViewerSocket,
+    held: [string, Subscription, Snapshot][],
+    quotes: boolean,
+    trades: boolean,
+  ): void {
     if (!socket.connected) return;
     const caughtUp: Quote[] = [];
-    const trades: TradeBatch[] = [];
+    const batches: TradeBatch[] = [];
     for (const [symbol, sub, snapshot] of held) {
       if (socket.data.subs.get(symbol) !== sub) continue;
       const i = this.market.indexOf(symbol);
-      if (!sub.trades) {
+      if (trades && !sub.trades) {
         sub.trades = true;
         const missed = this.market.tradesAfter(i, snapshot.tradeSeq);
-        if (missed && missed.length > 0) trades.push({ symbol, trades: missed });
+        if (missed && missed.length > 0) batches.push({ symbol, trades: missed });
       }
       if (quotes && !sub.ready) {
         sub.ready = true;
@@ -209,11 +218,11 @@ export class SubscriptionService {
       }
     }
     this.sync(socket);
-    if (caughtUp.length === 0 && trades.length === 0) return;
+    if (caughtUp.length === 0 && batches.length === 0) return;
     // Keys in the documented order (v, quotes, trades), as the throttler's frames have them.
     const frame: ViewerFrame = { v: FRAME_VERSION };
     if (caughtUp.length > 0) frame.quotes = caughtUp;
-    if (trades.length > 0) frame.trades = trades;
+    if (batches.length > 0) frame.trades = batches;
     socket.emit('frame', frame);
   }
 
