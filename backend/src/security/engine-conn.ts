@@ -44,21 +44,29 @@ export function dropConnection(conn: EngineConn): void {
   else conn.close(true);
 }
 
-/** A complete WebSocket text frame, built once and written as is to many connections. */
+/** A complete WebSocket text frame, built once and written as is to one or many connections. */
 export interface PreEncodedFrame {
-  readonly wsPreEncodedFrame: Buffer[];
+  /** One Buffer: header and payload together, so the socket gets a single write of Buffer bytes. */
+  readonly wsPreEncodedFrame: [Buffer];
 }
 
 /**
- * Frames an Engine.IO message packet (`4` + `packet`) once, for {@link writeMessage} to many
- * connections: Engine.IO's websocket transport then writes these bytes instead of framing the
- * packet again (what Socket.IO's own room broadcasts do). Polling connections ignore it.
+ * Frames an Engine.IO message packet (`4` + `packet`) once, for {@link writeMessage}: Engine.IO's
+ * websocket transport then writes these bytes instead of framing the packet again (what
+ * Socket.IO's own room broadcasts do). It pays even for one connection: `ws` would otherwise hand
+ * the kernel a header Buffer plus the packet as a string, which Node converts in a writev (the
+ * profile of issue 13: a third of the gateway's time in string conversion and its garbage).
+ * Polling connections ignore it.
  */
 export function preEncode(packet: string): PreEncodedFrame {
-  const data = Buffer.from(`4${packet}`);
-  return {
-    wsPreEncodedFrame: WsSender.frame(data, { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true }),
-  };
+  const parts = WsSender.frame(Buffer.from(`4${packet}`), {
+    readOnly: false,
+    mask: false,
+    rsv1: false,
+    opcode: 1,
+    fin: true,
+  });
+  return { wsPreEncodedFrame: [Buffer.concat(parts)] };
 }
 
 /**
@@ -68,8 +76,38 @@ export function preEncode(packet: string): PreEncodedFrame {
  */
 export function writeMessage(conn: EngineConn, packet: string, frame?: PreEncodedFrame): void {
   if (conn.readyState !== 'open') return;
+  if (frame !== undefined && writeDirect(conn, frame)) return;
   // The write options object is Engine.IO's own (it sets `compress` on it), so one per write.
   (conn as unknown as EngineWrite).write(packet, frame ? { wsPreEncodedFrame: frame.wsPreEncodedFrame } : {});
+}
+
+/**
+ * Writes a pre-built frame straight to the TCP socket under a websocket transport when nothing
+ * of Engine.IO's is waiting to go before it (its write buffer is empty, and `ws` queues nothing
+ * while its sender is idle, which it always is without compression): the bytes reach
+ * the wire in the order Engine.IO would have written them, without its per-packet objects,
+ * events and write callbacks. False when it did not write (polling, an upgrade in progress,
+ * packets queued, a socket gone), and the caller takes Engine.IO's path.
+ */
+function writeDirect(conn: EngineConn, frame: PreEncodedFrame): boolean {
+  const internals = conn as unknown as EngineInternals & { upgrading?: boolean };
+  if (conn.transport.name !== 'websocket' || internals.upgrading) return false;
+  if ((internals.writeBuffer?.length ?? 0) > 0) return false;
+  const ws = internals.transport.socket as WsInternals | undefined;
+  const sender = ws?._sender;
+  const tcp = ws?._socket;
+  if (ws?.readyState !== 1 || sender === undefined || sender._state !== 0 || (sender._queue?.length ?? 0) > 0)
+    return false;
+  if (tcp === undefined || !tcp.writable) return false;
+  tcp.write(frame.wsPreEncodedFrame[0]);
+  return true;
+}
+
+interface WsInternals {
+  readyState: number;
+  /** `_state` 0: DEFAULT (not deflating, not reading a Blob); `_queue`: frames held meanwhile */
+  _sender?: { _state?: number; _queue?: unknown[] };
+  _socket?: { writable: boolean; write(data: Buffer): boolean };
 }
 
 interface EngineWrite {

@@ -88,17 +88,26 @@ describe(SlowConsumerGuard.name, () => {
     vi.useRealTimers();
   });
 
-  it('leaves sockets at or under the bound, and never measures a writable one', () => {
-    const writable = new FakeConn('websocket', true);
+  it('leaves sockets at or under the bound, and never measures a writable polling one', () => {
+    const writable = new FakeConn('polling', true);
     Object.defineProperty(writable, 'writeBuffer', {
       get: () => {
-        throw new Error('measured a writable socket');
+        throw new Error('measured a writable polling socket');
       },
     });
     const atBound = new FakeConn('websocket', false, MAX);
-    const sockets = [new FakeSocket('a', writable), new FakeSocket('b', atBound)];
+    const writableAtBound = new FakeConn('websocket', true, MAX);
+    const sockets = [new FakeSocket('a', writable), new FakeSocket('b', atBound), new FakeSocket('c', writableAtBound)];
     expect(guard.sweep(on(...sockets))).toBe(0);
     expect(sockets.flatMap((s) => s.log)).toEqual([]);
+  });
+
+  it('measures a writable websocket too: the frame writer writes to its TCP socket directly', () => {
+    const conn = new FakeConn('websocket', true, MAX + 1);
+    const socket = new FakeSocket('w', conn);
+    expect(guard.sweep(on(socket))).toBe(1);
+    expect(socket.log).toEqual(['status', 'disconnect(true)']);
+    expect(evicted).toEqual([[['w'], MAX + 1]]);
   });
 
   it('tells when a backed-up connection starts lagging (past lagBytes) and when it has caught up, once each', () => {
@@ -120,11 +129,13 @@ describe(SlowConsumerGuard.name, () => {
       ['s', true],
       ['s', false],
     ]);
-    // Caught up also when the transport is writable again, whatever it held before.
+    // A writable websocket is judged by what it holds: lagging while that is past lagBytes.
     ws.bufferedAmount = MAX / 4 + 1;
-    guard.sweep(on(socket));
-    ws.bufferedAmount = MAX;
     conn.transport.writable = true;
+    guard.sweep(on(socket));
+    guard.sweep(on(socket));
+    expect(lagged).toHaveLength(3);
+    ws.bufferedAmount = 0;
     guard.sweep(on(socket));
     guard.sweep(on(socket));
     expect(lagged).toEqual([
@@ -174,8 +185,8 @@ describe(SlowConsumerGuard.name, () => {
     slowConn.transport.socket!.bufferedAmount = MAX + 1;
     guard.sweep(on(slow, other));
     expect(slow.log).toEqual(['status', 'disconnect(true)']);
-    slowConn.transport.writable = true;
-    otherConn.transport.writable = true;
+    slowConn.transport.socket!.bufferedAmount = 0;
+    otherConn.transport.socket!.bufferedAmount = 0;
     guard.sweep(on(slow, other));
     expect(lagged).toEqual([
       ['slow', true],

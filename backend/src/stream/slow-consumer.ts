@@ -39,8 +39,9 @@ export interface SlowConsumerOptions {
  * `volatile` flag is not used: it skips a socket whenever its transport has a write in flight,
  * which is true for a few microseconds after any frame, so a quote sent right after a trade frame
  * would be dropped for a socket that reads perfectly well.) Trades and acks are never skipped, so
- * a sweep every `periodMs` looks at each connection: one property read for a connection whose
- * transport is writable (then nothing is queued), a sum over the write buffer otherwise. Over
+ * a sweep every `periodMs` looks at each connection: one property read for a polling connection
+ * whose transport is writable (then nothing is queued), otherwise the write buffer's sum plus, on
+ * WebSocket, what its TCP socket holds (the frame writer writes there directly). Over
  * `maxBufferedBytes` its sockets are sent a `status {notice: SLOW_CONSUMER}` and disconnected,
  * and after `graceMs` the connection is dropped whether or not it read that notice; a connection
  * with no socket is dropped at once. A connection therefore holds at most `maxBufferedBytes`
@@ -96,8 +97,9 @@ export class SlowConsumerGuard {
     let n = 0;
     for (const c of connections) {
       const conn = c.conn;
-      // A writable transport has handed everything to the kernel: nothing queued here.
-      if (conn.transport.writable) {
+      // A writable polling transport has nothing queued here. A websocket one may: the frame
+      // writer writes to its TCP socket directly (engine-conn.ts), so its bytes are always read.
+      if (conn.transport.writable && conn.transport.name !== 'websocket') {
         if (this.laggingCount > 0 && this.lagging.has(conn)) this.setLagging(c, false);
         continue;
       }
