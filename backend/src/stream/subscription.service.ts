@@ -133,7 +133,7 @@ export class SubscriptionService {
       subs.set(symbol, sub);
       held.push([symbol, sub, snapshot]);
       deferTrades ||= !sub.trades;
-      dirty ||= this.throttler.isDirty(k, i);
+      dirty ||= this.throttler.isDirty(k, i, socket.data.viewer);
       const since = req.since?.[symbol];
       if (since !== undefined) {
         const missed = sameEpoch ? this.market.tradesAfter(i, since) : null;
@@ -148,8 +148,9 @@ export class SubscriptionService {
     // Only the fastest flush settles trades: it alone takes them off the queue (a slower tier on its
     // own timer may flush first, and would let the queued ones through twice).
     if (deferTrades || (dirty && k === 0))
-      this.throttler.afterNextFlush(0, () => this.catchUp(socket, held, k === 0, true));
-    if (dirty && k !== 0) this.throttler.afterNextFlush(k, () => this.catchUp(socket, held, true, false));
+      this.throttler.afterNextFlush(0, socket.data.viewer, () => this.catchUp(socket, held, k === 0, true));
+    if (dirty && k !== 0)
+      this.throttler.afterNextFlush(k, socket.data.viewer, () => this.catchUp(socket, held, true, false));
     this.sync(socket);
     return { ok: true, throttleMs: tierMs, epoch: this.market.epoch, snapshots, trades, gaps };
   }

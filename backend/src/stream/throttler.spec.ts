@@ -39,8 +39,11 @@ class FakeOut implements FrameOut<TestViewer> {
   }
 }
 
-function viewer(name: string): TestViewer {
-  return { name, group: null, lagging: false, owed: null };
+/** A viewer; phase 0 unless told otherwise (`null`: the throttler's round robin). */
+function viewer(name: string, phase: number | null = 0): TestViewer {
+  const v: TestViewer = { name, group: null, lagging: false, owed: null };
+  if (phase !== null) v.phase = phase;
+  return v;
 }
 
 function tick(symbol: string, last: number, ts: number, volume = 0): FeedTick {
@@ -240,6 +243,33 @@ describe(Throttler.name, () => {
       expect.objectContaining({ symbol: 'BTC-USD', seq: 20, conflated: 20, last: 60019 }),
     ]);
     expect(last.trades).toHaveLength(1);
+  });
+
+  it('spreads a phased tier over its ticks: each viewer one frame per interval, a tick writes a tenth', () => {
+    const viewers = Array.from({ length: 20 }, (_, n) => viewer(`v${n}`, null));
+    for (const v of viewers) assign(v, { 1000: ['AAPL'] });
+    expect(viewers.map((v) => v.phase)).toEqual([...Array(20).keys()].map((n) => n % 10));
+    // Same holding, two viewers per phase: ten groups, one per phase.
+    expect(throttler.groupCount()).toBe(10);
+    for (let t = 0; t < 30; t++) {
+      market.applyTick(tick('AAPL', 100 + t, T0 + t * 100)); // seq t + 1, one per 100 ms
+      vi.advanceTimersByTime(100);
+    }
+    // Every tick (100 ms) writes the two viewers of one phase, never all twenty at once.
+    const ats = out.writes.map((w) => w.at);
+    expect(new Set(ats).size).toBe(ats.length);
+    expect(out.writes.every((w) => w.viewers.length === 2)).toBe(true);
+    for (const v of viewers) {
+      const frames = out.writes.filter((w) => w.viewers.includes(v.name));
+      const at = frames.map((w) => w.at);
+      // Phase p: ticks p, p + 10, ... (phase 0 at 1000, 2000, ...), 1000 ms apart.
+      const p = v.phase!;
+      expect(at).toEqual(p === 0 ? [1000, 2000, 3000] : [p * 100, p * 100 + 1000, p * 100 + 2000]);
+      // Each frame the latest quote, `conflated` counting since that phase's previous flush.
+      const quotes = frames.map((w) => quoteSeqs(w.frame)[0]);
+      expect(quotes.map((q) => q![1])).toEqual(at.map((ms) => ms / 100));
+      expect(quotes.slice(1).map((q) => q![2])).toEqual([10, 10]);
+    }
   });
 
   it('flushes a tier that is no multiple of the fastest on its own timer, with quotes only', () => {
@@ -483,10 +513,11 @@ describe(Throttler.name, () => {
 
   it('runs deferred work once, right after the named tier flushes', () => {
     const done: [number, number][] = [];
-    assign(viewer('a'), { 1000: ['AAPL'] });
+    const a = viewer('a');
+    assign(a, { 1000: ['AAPL'] });
     market.applyTick(tick('AAPL', 100, T0));
-    throttler.afterNextFlush(throttler.tierIndex(1000), () => done.push([Date.now(), out.writes.length]));
-    throttler.afterNextFlush(throttler.tierIndex(250), () => done.push([Date.now(), -1]));
+    throttler.afterNextFlush(throttler.tierIndex(1000), a, () => done.push([Date.now(), out.writes.length]));
+    throttler.afterNextFlush(throttler.tierIndex(250), a, () => done.push([Date.now(), -1]));
     vi.advanceTimersByTime(999);
     expect(done).toEqual([[250, -1]]);
     vi.advanceTimersByTime(3000);
@@ -499,16 +530,17 @@ describe(Throttler.name, () => {
 
   it('reports dirtiness per tier and pending trades', () => {
     const i = idx('MSFT');
+    const v = viewer('v');
     const fast = throttler.tierIndex(100);
     const slow = throttler.tierIndex(1000);
-    expect(throttler.isDirty(fast, i)).toBe(false);
+    expect(throttler.isDirty(fast, i, v)).toBe(false);
     market.applyTick(tick('MSFT', 400, T0));
-    expect(throttler.isDirty(fast, i)).toBe(true);
+    expect(throttler.isDirty(fast, i, v)).toBe(true);
     vi.advanceTimersByTime(100);
-    expect(throttler.isDirty(fast, i)).toBe(false);
-    expect(throttler.isDirty(slow, i)).toBe(true);
+    expect(throttler.isDirty(fast, i, v)).toBe(false);
+    expect(throttler.isDirty(slow, i, v)).toBe(true);
     vi.advanceTimersByTime(900);
-    expect(throttler.isDirty(slow, i)).toBe(false);
+    expect(throttler.isDirty(slow, i, v)).toBe(false);
 
     expect(throttler.hasPendingTrades(i)).toBe(false);
     trade('MSFT');

@@ -16,6 +16,12 @@ export interface Viewer {
    * frame at each symbol's tier carries the latest quote of every symbol that moved past it.
    */
   owed: Map<number, number> | null;
+  /**
+   * Its phase, set by the throttler on first use: a slow tier flushed by the fastest tier's timer
+   * (1000 ms = every 10th tick) flushes its viewers in `every` phases, one per tick, so that the
+   * whole tier's frames are not written in one burst (see {@link Throttler}).
+   */
+  phase?: number;
 }
 
 /** What a viewer is owed: per tier index, the symbols it gets quotes for; the symbols it gets trades for. */
@@ -36,6 +42,8 @@ export interface ViewerGroup<V extends Viewer = Viewer> {
   /** Symbol indices, ascending. */
   readonly trades: readonly number[];
   readonly members: Set<V>;
+  /** Per tier index: the slot (tier and phase) whose flushes carry this group's quotes. */
+  readonly slots: readonly number[];
   /** Members lagging or owed quotes: they are written one by one. */
   special: number;
 }
@@ -61,10 +69,13 @@ export interface ThrottlerStats {
   tradeGaps: number;
 }
 
-interface Tier {
+/** One tier, or one phase of a tier flushed every `every`-th tick: the unit that is flushed. */
+interface Slot {
   readonly ms: number;
   /** Flushed by the fastest tier's timer every `every`-th tick (0: it has its own timer). */
   readonly every: number;
+  /** Flushed at the ticks `n` with `n % every === phase` (0 when every is 0 or 1). */
+  readonly phase: number;
   /** Per symbol: the seq this tier's previous flush saw. */
   readonly flushedSeq: Float64Array;
   /** Per symbol: viewers holding it at this tier. */
@@ -89,8 +100,16 @@ const FRAME_HEAD = `{"v":${FRAME_VERSION}`;
  * Every changed quote and every trade batch is serialised once per flush; a group's frame is
  * concatenated from those pieces, and the group is written that one string. Tiers that are
  * multiples of the fastest are flushed by its timer, so a viewer's quotes and trades share one
- * frame; another tier has its own timer (frames of quotes only). Nothing below stream/ knows the
- * throttler exists.
+ * frame; another tier has its own timer (frames of quotes only).
+ *
+ * Phases: a tier flushed every `every`-th tick (1000 ms at a 100 ms fastest tier: every 10th)
+ * does not flush all its viewers at the same tick. Each viewer gets a phase (round robin), and
+ * the tier flushes the viewers of phase `p` at the ticks `n` with `n % every === p`: each still
+ * gets one frame per interval, but a tick writes a tenth of the tier's frames, so 20,000 viewers
+ * at 1000 ms do not block the loop (and every other viewer's trades) for the whole burst. Each
+ * phase is a slot of its own (its own previous-flush seqs, so `conflated` and "moved since" are
+ * right for its viewers). Viewers owed the same frames share a group only within a phase.
+ * Nothing below stream/ knows the throttler exists.
  */
 export class Throttler<V extends Viewer = Viewer> {
   readonly tiers: readonly number[];
@@ -101,7 +120,12 @@ export class Throttler<V extends Viewer = Viewer> {
     tradesDelivered: 0,
     tradeGaps: 0,
   };
-  private readonly state: Tier[];
+  /** Per tier index and phase: the slot index. */
+  private readonly slotOf: number[][];
+  private readonly slots: Slot[];
+  /** Phases are handed out modulo this (the lcm of the phased tiers' `every`). */
+  private readonly phaseCycle: number;
+  private nextPhase = 0;
   /** Per symbol: the trade seq the previous trade flush sent up to. */
   private readonly flushedTradeSeq: Float64Array;
   /** Per symbol: viewers getting its trades. */
@@ -125,15 +149,25 @@ export class Throttler<V extends Viewer = Viewer> {
     this.tiers = [...new Set(tiers)].sort((a, b) => a - b);
     const n = market.size;
     const fastest = this.tiers[0]!;
-    this.state = this.tiers.map((ms, k) => ({
-      ms,
-      every: k === 0 ? 1 : ms % fastest === 0 ? ms / fastest : 0,
-      flushedSeq: new Float64Array(n),
-      holders: new Int32Array(n),
-      built: new Array<string | null>(n).fill(null),
-      afterFlush: [],
-    }));
-    this.due = this.tiers.map(() => false);
+    this.slots = [];
+    this.slotOf = this.tiers.map((ms, k) => {
+      const every = k === 0 ? 1 : ms % fastest === 0 ? ms / fastest : 0;
+      return Array.from({ length: Math.max(every, 1) }, (_, phase) => {
+        this.slots.push({
+          ms,
+          every,
+          phase,
+          flushedSeq: new Float64Array(n),
+          holders: new Int32Array(n),
+          built: new Array<string | null>(n).fill(null),
+          afterFlush: [],
+        });
+        return this.slots.length - 1;
+      });
+    });
+    const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+    this.phaseCycle = this.slotOf.reduce((l, phases) => (l * phases.length) / gcd(l, phases.length), 1);
+    this.due = this.slots.map(() => false);
     this.flushedTradeSeq = new Float64Array(n);
     for (let i = 0; i < n; i++) this.flushedTradeSeq[i] = market.tradeSeqAt(i);
     this.tradeHolders = new Int32Array(n);
@@ -152,8 +186,8 @@ export class Throttler<V extends Viewer = Viewer> {
     this.out = out;
     this.ticks = 0;
     this.timers = [setInterval(() => this.tick(), this.tiers[0])];
-    this.state.forEach((tier, k) => {
-      if (tier.every === 0) this.timers.push(setInterval(() => this.flush(k), tier.ms));
+    this.slots.forEach((slot, s) => {
+      if (slot.every === 0) this.timers.push(setInterval(() => this.flushSlot(s), slot.ms));
     });
   }
 
@@ -175,7 +209,13 @@ export class Throttler<V extends Viewer = Viewer> {
     const quotes = this.tiers.map((_, k) => [...new Set(holding?.quotes[k] ?? [])].sort((a, b) => a - b));
     const trades = [...new Set(holding?.trades ?? [])].sort((a, b) => a - b);
     const empty = trades.length === 0 && quotes.every((q) => q.length === 0);
-    const key = empty ? '' : `${quotes.map((q) => q.join(',')).join('|')}|t${trades.join(',')}`;
+    const phase = this.phaseOf(viewer);
+    const slots = this.tiers.map((_, k) => this.slotFor(k, phase));
+    // Viewers share a group only where their phases put their quotes in the same slots.
+    const phased = quotes.some((q, k) => q.length > 0 && this.slotOf[k]!.length > 1);
+    const key = empty
+      ? ''
+      : `${quotes.map((q) => q.join(',')).join('|')}|t${trades.join(',')}${phased ? `|p${phase}` : ''}`;
     const current = viewer.group;
     if (current && current.key === key) return;
     if (current) this.leave(viewer, current);
@@ -185,10 +225,10 @@ export class Throttler<V extends Viewer = Viewer> {
     }
     let group = this.groups.get(key);
     if (!group) {
-      group = { key, quotes, trades, members: new Set(), special: 0 };
+      group = { key, quotes, trades, members: new Set(), slots, special: 0 };
       this.groups.set(key, group);
       quotes.forEach((symbols, k) => {
-        const holders = this.state[k]!.holders;
+        const holders = this.slots[slots[k]!]!.holders;
         for (const i of symbols) holders[i]!++;
       });
       for (const i of trades) this.tradeHolders[i]!++;
@@ -199,7 +239,7 @@ export class Throttler<V extends Viewer = Viewer> {
       // A symbol taken on while lagging: ready means the viewer holds its tier's last flushed state.
       const owed = (viewer.owed ??= new Map());
       quotes.forEach((symbols, k) => {
-        const flushed = this.state[k]!.flushedSeq;
+        const flushed = this.slots[slots[k]!]!.flushedSeq;
         for (const i of symbols) if (!owed.has(i)) owed.set(i, flushed[i]!);
       });
     }
@@ -224,7 +264,7 @@ export class Throttler<V extends Viewer = Viewer> {
       // It was sent every quote up to each tier's previous flush: that is what it holds.
       const owed = (viewer.owed ??= new Map());
       group.quotes.forEach((symbols, k) => {
-        const flushed = this.state[k]!.flushedSeq;
+        const flushed = this.slots[group.slots[k]!]!.flushedSeq;
         for (const i of symbols) if (!owed.has(i)) owed.set(i, flushed[i]!);
       });
       if (owed.size === 0) viewer.owed = null;
@@ -243,59 +283,81 @@ export class Throttler<V extends Viewer = Viewer> {
     return this.market.tradeSeqAt(i) !== this.flushedTradeSeq[i];
   }
 
-  /** Whether symbol `i` has moved since tier `k`'s previous flush (its next flush will send it). */
-  isDirty(k: number, i: number): boolean {
-    return this.market.seqAt(i) > this.state[k]!.flushedSeq[i]!;
+  /** The viewer's phase, handed out round robin on first use. */
+  phaseOf(viewer: V): number {
+    return (viewer.phase ??= this.nextPhase++ % this.phaseCycle);
   }
 
-  /** Runs `fn` once, right after tier `k`'s next flush. */
-  afterNextFlush(k: number, fn: () => void): void {
-    this.state[k]!.afterFlush.push(fn);
+  /**
+   * Whether symbol `i` has moved since the previous flush of tier `k` for `viewer`'s phase (the
+   * next one will send it).
+   */
+  isDirty(k: number, i: number, viewer: V): boolean {
+    return this.market.seqAt(i) > this.slots[this.slotFor(k, this.phaseOf(viewer))]!.flushedSeq[i]!;
+  }
+
+  /** Runs `fn` once, right after the next flush of tier `k` for `viewer`'s phase. */
+  afterNextFlush(k: number, viewer: V, fn: () => void): void {
+    this.slots[this.slotFor(k, this.phaseOf(viewer))]!.afterFlush.push(fn);
+  }
+
+  private slotFor(k: number, phase: number): number {
+    const phases = this.slotOf[k]!;
+    return phases[phase % phases.length]!;
   }
 
   /** One tick of the fastest tier's timer: it, every multiple tier due now, and the trades. */
   tick(): void {
     const n = ++this.ticks;
     const due = this.due;
-    this.state.forEach((tier, k) => (due[k] = tier.every > 0 && n % tier.every === 0));
+    this.slots.forEach((slot, s) => (due[s] = slot.every > 0 && n % slot.every === slot.phase));
     this.run(due, true);
   }
 
-  /** Flushes tier `k` alone (with the trades when it is the fastest). */
+  /** Flushes tier `k` alone, every phase of it (with the trades when it is the fastest). */
   flush(k: number): void {
     const due = this.due;
-    for (let j = 0; j < due.length; j++) due[j] = j === k;
+    due.fill(false);
+    for (const s of this.slotOf[k]!) due[s] = true;
     this.run(due, k === 0);
   }
 
+  /** Flushes one slot alone (a tier on its own timer). */
+  private flushSlot(s: number): void {
+    const due = this.due;
+    for (let j = 0; j < due.length; j++) due[j] = j === s;
+    this.run(due, s === 0);
+  }
+
+  /** `due`: per slot. */
   private run(due: readonly boolean[], withTrades: boolean): void {
     const out = this.out;
     if (!out) return;
     let news = 0;
-    for (let k = 0; k < due.length; k++) if (due[k]) news += this.buildQuotes(this.state[k]!);
+    for (let s = 0; s < due.length; s++) if (due[s]) news += this.buildQuotes(this.slots[s]!);
     if (withTrades) news += this.buildTrades();
     if (news > 0) {
       for (const group of this.groups.values()) this.send(out, group, due);
-      for (let k = 0; k < due.length; k++) if (due[k]) this.state[k]!.built.fill(null);
+      for (let s = 0; s < due.length; s++) if (due[s]) this.slots[s]!.built.fill(null);
       if (withTrades) this.builtTrades.fill(null);
     } else {
       // Nothing moved, but a viewer that just caught up may still be owed quotes.
       for (const group of this.groups.values()) if (group.special > 0) this.send(out, group, due);
     }
-    for (let k = 0; k < due.length; k++) {
-      if (!due[k]) continue;
-      const tier = this.state[k]!;
-      const after = tier.afterFlush;
+    for (let s = 0; s < due.length; s++) {
+      if (!due[s]) continue;
+      const slot = this.slots[s]!;
+      const after = slot.afterFlush;
       if (after.length === 0) continue;
-      tier.afterFlush = [];
+      slot.afterFlush = [];
       for (const fn of after) fn();
     }
   }
 
   /** Serialises, once, the quote of every symbol of `tier` that moved and that somebody holds there. */
-  private buildQuotes(tier: Tier): number {
+  private buildQuotes(slot: Slot): number {
     const market = this.market;
-    const { flushedSeq, holders, built } = tier;
+    const { flushedSeq, holders, built } = slot;
     let changed = 0;
     for (let i = 0; i < flushedSeq.length; i++) {
       const seq = market.seqAt(i);
@@ -342,9 +404,10 @@ export class Throttler<V extends Viewer = Viewer> {
   private send(out: FrameOut<V>, group: ViewerGroup<V>, due: readonly boolean[]): void {
     let quotes = '';
     let quoteCount = 0;
-    for (let k = 0; k < due.length; k++) {
-      if (!due[k]) continue;
-      const built = this.state[k]!.built;
+    for (let k = 0; k < group.slots.length; k++) {
+      const s = group.slots[k]!;
+      if (!due[s]) continue;
+      const built = this.slots[s]!.built;
       for (const i of group.quotes[k]!) {
         const json = built[i];
         if (json === null || json === undefined) continue;
@@ -418,9 +481,10 @@ export class Throttler<V extends Viewer = Viewer> {
     const market = this.market;
     let quotes = '';
     let count = 0;
-    for (let k = 0; k < due.length; k++) {
-      if (!due[k]) continue;
-      const built = this.state[k]!.built;
+    for (let k = 0; k < group.slots.length; k++) {
+      const s = group.slots[k]!;
+      if (!due[s]) continue;
+      const built = this.slots[s]!.built;
       for (const i of group.quotes[k]!) {
         let json = built[i] ?? null;
         const from = owed.get(i);
@@ -448,7 +512,7 @@ export class Throttler<V extends Viewer = Viewer> {
     if (group.members.size > 0) return;
     this.groups.delete(group.key);
     group.quotes.forEach((symbols, k) => {
-      const holders = this.state[k]!.holders;
+      const holders = this.slots[group.slots[k]!]!.holders;
       for (const i of symbols) holders[i]!--;
     });
     for (const i of group.trades) this.tradeHolders[i]!--;
