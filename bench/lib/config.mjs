@@ -221,7 +221,7 @@ export function benchConfig({
     ramp: {
       /**
        * Per workload, the servers ramped. Rotate is the second workload of a full run: only ours
-       * and the two limits, to keep the full run within ~45 min (unless it is the only workload).
+       * and the two limits, to keep the full run near 20 min (unless it is the only workload).
        */
       servers: {
         random: RAMP_SERVERS,
