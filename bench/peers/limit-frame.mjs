@@ -11,17 +11,12 @@
 // its timer every n-th tick (so their quotes share the frame with the trades); any other tier
 // has its own timer (frames of quotes only). Same Engine.IO v4 / Socket.IO v5 subset as
 // limit-ws.mjs (open packet, namespace connect, subscribe with ack, pings); not a Socket.IO server.
-import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import { Sender, WebSocketServer } from 'ws';
-import { exitOnSignals, parseSubscribe, peerConfig, PeerMarket, startFeed } from './common.mjs';
+import { peerConfig, PeerMarket, startFeed } from './common.mjs';
+import { frame, NSP, serveRawWs } from './raw-ws.mjs';
 
 /** @typedef {import('node:net').Socket} NetSocket */
 /** @typedef {import('@tickdeck/protocol').Trade} Trade */
 
-const NSP = '/market';
-const PING_INTERVAL_MS = 25_000;
-const PING_TIMEOUT_MS = 20_000;
 const PACKET_HEAD = `42${NSP},["frame",{"v":1`;
 
 const cfg = peerConfig('limit-frame');
@@ -31,12 +26,6 @@ const tiers = cfg.tiers;
 const fastest = /** @type {number} */ (tiers[0]);
 /** Per tier: flushed by the fastest tier's timer every `every`-th tick (0: its own timer). */
 const every = tiers.map((ms, k) => (k === 0 ? 1 : ms % fastest === 0 ? ms / fastest : 0));
-
-/** Text -> one complete, unmasked WebSocket text frame. @param {string} text */
-function frame(text) {
-  const parts = Sender.frame(Buffer.from(text), { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false });
-  return Buffer.concat(parts);
-}
 
 /**
  * Viewers holding the same symbols at the same tiers: owed the same frame at every flush.
@@ -205,83 +194,36 @@ const stopFeed = startFeed(cfg, {
   },
 });
 
-const http = createServer((_req, res) => {
-  res.writeHead(404).end();
-});
-const wss = new WebSocketServer({ server: http, path: '/socket.io/', perMessageDeflate: false, maxPayload: 100_000 });
-
-wss.on('connection', (ws) => {
-  const socket = /** @type {NetSocket} */ (/** @type {any} */ (ws)._socket);
-  /** Symbol index -> tier index: re-subscribing a held symbol moves it to the new tier. */
-  const tierOf = new Map();
-  /** @type {Group | null} */
-  let group = null;
-  let connected = false;
-  const sid = randomBytes(15).toString('base64url');
-  ws.send(
-    `0${JSON.stringify({ sid, upgrades: [], pingInterval: PING_INTERVAL_MS, pingTimeout: PING_TIMEOUT_MS, maxPayload: 1_000_000 })}`,
-  );
-
-  ws.on('message', (data, isBinary) => {
-    if (isBinary) return ws.close(1003);
-    const text = data.toString();
-    if (text === '3') return; // pong
-    if (!connected && text.startsWith(`40${NSP}`)) {
-      connected = true;
-      ws.send(`40${NSP},${JSON.stringify({ sid: randomBytes(15).toString('base64url') })}`);
-      return;
-    }
-    const m = connected ? /^42\/market,(\d+)(\[.*)$/s.exec(text) : null;
-    if (!m) return;
-    let event;
-    try {
-      event = JSON.parse(m[2] ?? '');
-    } catch {
-      return ws.close(1007);
-    }
-    if (!Array.isArray(event) || event[0] !== 'subscribe') return;
-    const req = parseSubscribe(event[1], market, cfg.tiers);
-    let ack;
-    if (req.ok) {
-      const k = tiers.indexOf(req.tierMs);
-      const snapshots = [];
-      for (const symbol of req.symbols) {
-        const i = market.indexOf(symbol);
-        tierOf.set(i, k);
-        snapshots.push(market.snapshot(i));
-      }
-      group = assign(socket, tierOf, group);
-      ack = { ok: true, throttleMs: req.tierMs, snapshots, trades: [], gaps: [] };
-    } else {
-      ack = req;
-    }
-    ws.send(`43${NSP},${m[1]}${JSON.stringify([ack])}`);
-  });
-
-  ws.on('close', () => {
-    if (group) leave(socket, group);
-    group = null;
-  });
-  ws.on('error', () => {});
-});
-
-const ping = frame('2');
-const pinger = setInterval(() => {
-  for (const ws of wss.clients) {
-    const socket = /** @type {NetSocket} */ (/** @type {any} */ (ws)._socket);
-    if (socket.writable) socket.write(ping);
-  }
-}, PING_INTERVAL_MS);
-
-exitOnSignals(() => {
-  stopFeed();
-  for (const t of timers) clearInterval(t);
-  clearInterval(pinger);
-  for (const ws of wss.clients) ws.terminate();
-  wss.close();
-  http.close();
-});
-http.listen(cfg.port, cfg.host, () => {
-  const addr = /** @type {import('node:net').AddressInfo} */ (http.address());
-  console.log(`${cfg.name}: listening on http://${cfg.host}:${addr.port}`);
+serveRawWs({
+  name: cfg.name,
+  host: cfg.host,
+  port: cfg.port,
+  market,
+  tiers,
+  onConnection: (socket) => {
+    /** Symbol index -> tier index: re-subscribing a held symbol moves it to the new tier. */
+    const tierOf = new Map();
+    /** @type {Group | null} */
+    let group = null;
+    return {
+      subscribe: (req) => {
+        const k = tiers.indexOf(req.tierMs);
+        const snapshots = req.symbols.map((symbol) => {
+          const i = market.indexOf(symbol);
+          tierOf.set(i, k);
+          return market.snapshot(i);
+        });
+        group = assign(socket, tierOf, group);
+        return snapshots;
+      },
+      close: () => {
+        if (group) leave(socket, group);
+        group = null;
+      },
+    };
+  },
+  stop: () => {
+    stopFeed();
+    for (const t of timers) clearInterval(t);
+  },
 });
