@@ -189,6 +189,39 @@ export const HistorySchema = z.object({
 });
 export type History = z.infer<typeof HistorySchema>;
 
+/**
+ * Candle intervals, aligned to UTC (epoch ms multiples of the width; `1d` is the UTC day the day
+ * figures use). Intervals with no tick have no bar.
+ */
+export const CANDLE_INTERVALS = {
+  '1s': 1_000,
+  '5s': 5_000,
+  '1m': 60_000,
+  '5m': 300_000,
+  '15m': 900_000,
+  '1h': 3_600_000,
+  '1d': 86_400_000,
+} as const;
+export const CandleIntervalSchema = z.enum(Object.keys(CANDLE_INTERVALS) as [keyof typeof CANDLE_INTERVALS]);
+export type CandleInterval = z.infer<typeof CandleIntervalSchema>;
+
+/** One bar of one symbol at one interval, folded from every tick applied in it. */
+export const CandleSchema = z.object({
+  /** The bar's open time, epoch ms (a multiple of the interval's width). */
+  start: z.number(),
+  open: z.number(),
+  high: z.number(),
+  low: z.number(),
+  close: z.number(),
+  /** Units traded in the bar (the ticks' volumes). */
+  volume: z.number(),
+  /** Ticks folded into it. */
+  ticks: z.number().int().nonnegative(),
+  /** False for the open bar: it may still change. */
+  closed: z.boolean(),
+});
+export type Candle = z.infer<typeof CandleSchema>;
+
 /** Feed state as seen by the gateway. */
 export type FeedState = 'live' | 'stale';
 

@@ -1,15 +1,21 @@
-import type {
-  FeedTick,
-  FeedTrade,
-  History,
-  HistoryPoint,
-  InstrumentSpec,
-  QuoteState,
-  Snapshot,
-  Trade,
+import {
+  CANDLE_INTERVALS,
+  type CandleInterval,
+  type FeedTick,
+  type FeedTrade,
+  type History,
+  type HistoryPoint,
+  type InstrumentSpec,
+  type QuoteState,
+  type Snapshot,
+  type Trade,
 } from '@tickdeck/protocol';
 import { createHash, randomBytes } from 'node:crypto';
+import { CandleRing } from './candle-ring.js';
 import { HistoryRing } from './history-ring.js';
+
+/** Every candle interval, narrowest first: the order of a symbol's candle rings. */
+export const CANDLE_INTERVAL_LIST = Object.keys(CANDLE_INTERVALS) as CandleInterval[];
 import { TradeRing } from './trade-ring.js';
 
 const DAY_MS = 86_400_000;
@@ -87,6 +93,8 @@ export class MarketState {
   /** Feed time of the latest tick or trade of each symbol, 0 before any (the highest, should they come out of order). */
   private readonly lastEventTss: Float64Array;
   private readonly history: HistoryRing[];
+  /** Per symbol, per interval (in {@link CANDLE_INTERVAL_LIST} order): its bars. */
+  private readonly candles: CandleRing[][];
   private readonly trades: TradeRing[];
   /** Ticks applied across all symbols. */
   ticksApplied = 0;
@@ -113,6 +121,7 @@ export class MarketState {
     this.tradeSeqs = new Float64Array(n);
     this.lastEventTss = new Float64Array(n);
     this.history = [];
+    this.candles = [];
     this.trades = [];
     instruments.forEach((inst, i) => {
       this.index.set(inst.symbol, i);
@@ -120,6 +129,7 @@ export class MarketState {
       const p = inst.startPrice;
       this.lasts[i] = this.bids[i] = this.asks[i] = this.opens[i] = this.highs[i] = this.lows[i] = p;
       this.history.push(new HistoryRing(options.historySeconds));
+      this.candles.push(CANDLE_INTERVAL_LIST.map((interval) => CandleRing.of(interval)));
       this.trades.push(new TradeRing(options.tradeHistory));
     });
   }
@@ -194,10 +204,17 @@ export class MarketState {
     this.asks[i] = tick.ask;
     this.volumes[i]! += volume;
     this.history[i]!.record(ts, last, volume);
+    const candles = this.candles[i]!;
+    for (let k = 0; k < candles.length; k++) candles[k]!.fold(ts, last, volume);
     if (ts > this.lastEventTss[i]!) this.lastEventTss[i] = ts;
     this.ticksApplied++;
     this.lastEventAt = ts;
     return i;
+  }
+
+  /** The bars of symbol `i` at `interval`. */
+  candleRing(i: number, interval: CandleInterval): CandleRing {
+    return this.candles[i]![CANDLE_INTERVAL_LIST.indexOf(interval)]!;
   }
 
   /** Applies one trade: numbers it in its symbol's sequence and keeps it in the ring. */
