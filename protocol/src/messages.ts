@@ -222,6 +222,15 @@ export const CandleSchema = z.object({
 });
 export type Candle = z.infer<typeof CandleSchema>;
 
+/** `GET /api/candles/{symbol}` body. */
+export const CandlesSchema = z.object({
+  symbol: z.string(),
+  interval: CandleIntervalSchema,
+  /** Oldest first; the open bar, when in range, last with `closed: false`. */
+  candles: z.array(CandleSchema),
+});
+export type Candles = z.infer<typeof CandlesSchema>;
+
 /** Feed state as seen by the gateway. */
 export type FeedState = 'live' | 'stale';
 

@@ -117,3 +117,20 @@ describe('MarketState candles', () => {
     expect(market.candleRing(market.indexOf('MSFT'), '1m').openBar()).toBeNull();
   });
 });
+
+describe('MarketState candle closing', () => {
+  it("closes a symbol's bar when the feed's clock passes its end, without a tick of its own", () => {
+    const market = new MarketState(DEFAULT_INSTRUMENTS, { historySeconds: 60, tradeHistory: 10 });
+    const tick = (symbol: string, ts: number, last: number) =>
+      market.applyTick({ symbol, ts, last, bid: last, ask: last, volume: 1 });
+    tick('AAPL', D0 + 1000, 100);
+    tick('MSFT', D0 + MIN - 1, 400);
+    const aapl = market.indexOf('AAPL');
+    expect(market.candleRing(aapl, '1m').openBar()).toMatchObject({ start: D0, closed: false });
+    tick('MSFT', D0 + MIN, 401); // the feed's clock reaches 00:01
+    expect(market.candleRing(aapl, '1m').openBar()).toBeNull();
+    expect(market.candleRing(aapl, '1m').closed()).toEqual([
+      { start: D0, open: 100, high: 100, low: 100, close: 100, volume: 1, ticks: 1, closed: true },
+    ]);
+  });
+});

@@ -212,9 +212,15 @@ export class MarketState {
     return i;
   }
 
-  /** The bars of symbol `i` at `interval`. */
+  /**
+   * The bars of symbol `i` at `interval`, its open bar closed first when the feed's clock (the
+   * latest event's time, any symbol) has passed its end: a bar closes with its interval, not
+   * only at the symbol's next tick, and a replayed feed's bars close on its own clock.
+   */
   candleRing(i: number, interval: CandleInterval): CandleRing {
-    return this.candles[i]![CANDLE_INTERVAL_LIST.indexOf(interval)]!;
+    const ring = this.candles[i]![CANDLE_INTERVAL_LIST.indexOf(interval)]!;
+    ring.closeIfDue(this.lastEventAt);
+    return ring;
   }
 
   /** Applies one trade: numbers it in its symbol's sequence and keeps it in the ring. */

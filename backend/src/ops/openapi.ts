@@ -1,6 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { ErrorBodySchema, HistorySchema, InstrumentSpecSchema, SnapshotSchema } from '@tickdeck/protocol';
+import {
+  CandlesSchema,
+  ErrorBodySchema,
+  HistorySchema,
+  InstrumentSpecSchema,
+  SnapshotSchema,
+} from '@tickdeck/protocol';
 import { z } from 'zod';
 
 /** Response bodies, from the protocol's schemas: the API docs cannot drift from the wire types. */
@@ -8,6 +14,7 @@ const SCHEMAS = {
   Instrument: InstrumentSpecSchema,
   Snapshot: SnapshotSchema,
   History: HistorySchema,
+  Candles: CandlesSchema,
   Error: z.object({ error: ErrorBodySchema }),
 } as const;
 

@@ -1,6 +1,15 @@
 import { Controller, Get, HttpException, HttpStatus, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ErrorCode, SymbolSchema, type History, type InstrumentSpec, type Snapshot } from '@tickdeck/protocol';
+import {
+  CANDLE_INTERVALS,
+  CandleIntervalSchema,
+  ErrorCode,
+  SymbolSchema,
+  type Candles,
+  type History,
+  type InstrumentSpec,
+  type Snapshot,
+} from '@tickdeck/protocol';
 import { z } from 'zod';
 import { MarketState } from '../market/market-state.js';
 import { apiSchema } from '../ops/openapi.js';
@@ -11,6 +20,13 @@ const SymbolListQuery = z
   .transform((s) => s.split(',').filter((x) => x !== ''))
   .pipe(z.array(SymbolSchema).min(1));
 const SecondsQuery = z.coerce.number().int().min(1).max(86_400);
+const CANDLE_LIMIT_MAX = 5000;
+const CandlesQuery = z.object({
+  interval: CandleIntervalSchema.default('1m'),
+  from: z.coerce.number().int().min(0).optional(),
+  to: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(CANDLE_LIMIT_MAX).default(500),
+});
 
 function fail(status: HttpStatus, code: ErrorCode, message: string, symbols?: string[]): never {
   throw new HttpException({ code, message, ...(symbols ? { symbols } : {}) }, status);
@@ -63,6 +79,43 @@ export class SnapshotController {
     if (!parsed.success) fail(HttpStatus.BAD_REQUEST, ErrorCode.BAD_REQUEST, 'seconds: a whole number from 1 to 86400');
     const now = Date.now();
     return this.market.historySince(i, now - (now % 1000) - (parsed.data - 1) * 1000);
+  }
+
+  @Get('candles/:symbol')
+  @ApiOperation({
+    summary: 'OHLCV bars of one interval, oldest first, the open bar last (closed: false)',
+    description:
+      'Bars with from <= start < to, the newest `limit` of them; page back in time by passing the ' +
+      'oldest start received as `to`. Intervals without ticks have no bar. Served from the bars ' +
+      'this gateway holds in memory (see the README: History).',
+  })
+  @ApiParam({ name: 'symbol', example: 'AAPL' })
+  @ApiQuery({
+    name: 'interval',
+    required: false,
+    description: `${Object.keys(CANDLE_INTERVALS).join(', ')}; default 1m`,
+  })
+  @ApiQuery({ name: 'from', required: false, description: 'Epoch ms, inclusive' })
+  @ApiQuery({ name: 'to', required: false, description: 'Epoch ms, exclusive' })
+  @ApiQuery({ name: 'limit', required: false, description: `1..${CANDLE_LIMIT_MAX}, default 500` })
+  @ApiOkResponse({ schema: apiSchema('Candles') })
+  candles(@Param('symbol') symbol: string, @Query() query: Record<string, unknown>): Candles {
+    const i = this.indexOf(symbol);
+    const parsed = CandlesQuery.safeParse(query);
+    if (!parsed.success) {
+      fail(
+        HttpStatus.BAD_REQUEST,
+        ErrorCode.BAD_REQUEST,
+        `interval: one of ${Object.keys(CANDLE_INTERVALS).join(', ')}; from, to: epoch ms; limit: 1 to ${CANDLE_LIMIT_MAX}`,
+      );
+    }
+    const { interval, from = -Infinity, to = Infinity, limit } = parsed.data;
+    const ring = this.market.candleRing(i, interval);
+    const open = ring.openBar();
+    const openInRange = open !== null && open.start >= from && open.start < to;
+    const candles = ring.closed(from, to, openInRange ? limit - 1 : limit);
+    if (openInRange) candles.push(open);
+    return { symbol: this.market.symbols[i]!, interval, candles };
   }
 
   private indexOf(raw: string): number {
