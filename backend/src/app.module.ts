@@ -3,6 +3,7 @@ import { ClusterModule } from './cluster/cluster.module.js';
 import { ConfigModule } from './config/config.module.js';
 import { instrumentsOf, type AppConfig } from './config/config.js';
 import { FeedModule } from './feed/feed.module.js';
+import { HistoryModule } from './history/history.module.js';
 import { MarketModule } from './market/market.module.js';
 import { OpsModule } from './ops/ops.module.js';
 import { SecurityModule } from './security/security.module.js';
@@ -24,6 +25,7 @@ export class AppModule {
           historySeconds: config.historySeconds,
           tradeHistory: config.tradeHistory,
         }),
+        HistoryModule,
         SecurityModule,
         FeedModule.forRoot(config, config.redisUrl ? ClusterModule.sequencer() : undefined),
         StreamModule,

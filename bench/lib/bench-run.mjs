@@ -2,7 +2,8 @@
 // log, and the servers, client pools and helper processes it starts (all registered, so none
 // outlives the run).
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { DEFAULT_INSTRUMENTS } from '@tickdeck/protocol';
 import { ClientPool, symbolSets } from './client-pool.mjs';
@@ -32,6 +33,8 @@ export class BenchRun {
     this.results = newResults(cfg);
     this.errors = this.results.errors;
     this.warnings = this.results.warnings;
+    /** @type {Map<number, string>} server port -> its DATA_DIR */
+    this.dataDirs = new Map();
     this.live = new LiveProcesses();
     /** The symbols clients pick from. */
     this.symbols = DEFAULT_INSTRUMENTS.map((i) => i.symbol);
@@ -81,6 +84,9 @@ export class BenchRun {
       broker = await startBroker(def.broker, cfg.readyTimeoutMs, (child) => this.live.others.add(child));
     }
     const port = broker ? broker.wsPort : await freePort();
+    // Ours keeps its history (SQLite, the default) in a directory of its own, removed when it stops.
+    const dataDir = mkdtempSync(join(tmpdir(), 'tickdeck-bench-'));
+    this.dataDirs.set(port, dataDir);
     const server = new ServerProc({
       name: key,
       script: def.script,
@@ -96,6 +102,7 @@ export class BenchRun {
         THROTTLE_TIERS_MS: cfg.tiersMs.join(','),
         LOG_LEVEL: 'warn',
         NODE_ENV: 'production',
+        DATA_DIR: dataDir,
         // Every load-generator client comes from 127.0.0.1: lift the per-address cap (peers ignore it).
         MAX_CONNECTIONS: '1000000',
         MAX_CONNECTIONS_PER_IP: '1000000',
@@ -133,6 +140,9 @@ export class BenchRun {
   async stopServer(server) {
     await server.stop();
     this.live.servers.delete(server);
+    const dir = this.dataDirs.get(server.port);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    this.dataDirs.delete(server.port);
   }
 
   /** @param {number} [workers] load-generator processes (default: --workers) */

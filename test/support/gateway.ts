@@ -24,7 +24,16 @@ export interface RunningGateway {
 export async function startGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm test does)`);
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DASHBOARD_DIR: E2E_DASHBOARD_DIR, ...env },
+    // No history store unless a test asks for one: gateways must not share or leave a DATA_DIR.
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      DASHBOARD_DIR: E2E_DASHBOARD_DIR,
+      HISTORY_STORE: 'memory',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -53,6 +53,9 @@ const EnvSchema = z
     MAX_SYMBOLS_PER_CLIENT: int(1, 10_000).default(LIMITS.maxSymbolsPerClient),
     HISTORY_SECONDS: int(60, 86_400).default(LIMITS.historySeconds),
     TRADE_HISTORY: int(10, 100_000).default(LIMITS.tradeHistory),
+    HISTORY_STORE: z.enum(['sqlite', 'memory']).default('sqlite'),
+    DATA_DIR: z.string().min(1).default('./data'),
+    HISTORY_WRITE_MS: int(100, 60_000).default(1000),
     FEED_STALE_MS: int(100, 3_600_000).default(5000),
     ALLOWED_ORIGINS: list(
       z.string().refine(isOrigin, { message: 'origins are scheme://host[:port] with nothing after it' }),
@@ -144,6 +147,13 @@ export interface AppConfig {
   maxSymbolsPerClient: number;
   historySeconds: number;
   tradeHistory: number;
+  history: {
+    /** `sqlite`: bars and last prices kept in `dataDir/tickdeck.db`; `memory`: nothing kept. */
+    store: 'sqlite' | 'memory';
+    dataDir: string;
+    /** How often closed bars and last prices are written (ms): what a crash can lose. */
+    writeMs: number;
+  };
   /** No tick for this long (ms) -> viewers are told `status {feed: 'stale'}`. */
   feedStaleMs: number;
   security: {
@@ -248,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxSymbolsPerClient: e.MAX_SYMBOLS_PER_CLIENT,
     historySeconds: e.HISTORY_SECONDS,
     tradeHistory: e.TRADE_HISTORY,
+    history: { store: e.HISTORY_STORE, dataDir: e.DATA_DIR, writeMs: e.HISTORY_WRITE_MS },
     feedStaleMs: e.FEED_STALE_MS,
     security: {
       allowedOrigins: e.ALLOWED_ORIGINS,

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { MarketSimulator } from '@tickdeck/simulator';
 import { APP_CONFIG, instrumentsOf, type AppConfig } from '../config/config.js';
+import { MarketState } from '../market/market-state.js';
 import { SEQUENCER, type Sequencer } from './sequencer.js';
 
 /** How often the embedded simulator catches up with the wall clock, in ms. */
@@ -14,7 +15,8 @@ const STEP_MS = 20;
 
 /**
  * The default feed: the simulator in-process, driven by the wall clock, so every tick's `ts`
- * is the real time it was produced.
+ * is the real time it was produced. It starts from the market's prices, so after a restart with
+ * history it continues where the previous run left off.
  */
 @Injectable()
 export class EmbeddedFeedService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -24,6 +26,7 @@ export class EmbeddedFeedService implements OnApplicationBootstrap, BeforeApplic
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(SEQUENCER) private readonly sequencer: Sequencer,
+    private readonly market: MarketState,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -34,7 +37,11 @@ export class EmbeddedFeedService implements OnApplicationBootstrap, BeforeApplic
       rate,
       volatility,
       tradeProbability,
-      instruments: instrumentsOf(this.config),
+      // From the market's prices: the reference prices, or what the history store restored.
+      instruments: instrumentsOf(this.config).map((inst) => {
+        const i = this.market.indexOf(inst.symbol);
+        return i < 0 ? inst : { ...inst, startPrice: this.market.quoteState(i).last };
+      }),
       startTime: start,
     });
     this.timer = setInterval(() => sim.advanceTo(Date.now() - start, this.sequencer), STEP_MS);

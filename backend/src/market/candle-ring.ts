@@ -87,6 +87,21 @@ export class CandleRing {
     this.oTicks = 1;
   }
 
+  /** Loads closed bars (oldest first, after any held), as a restart restores them. */
+  load(bars: readonly Candle[]): void {
+    for (const bar of bars) {
+      if (this.count > 0 && bar.start <= this.start[this.head]!) continue;
+      this.oStart = bar.start;
+      this.oOpen = bar.open;
+      this.oHigh = bar.high;
+      this.oLow = bar.low;
+      this.oClose = bar.close;
+      this.oVolume = bar.volume;
+      this.oTicks = bar.ticks;
+      this.closeOpen();
+    }
+  }
+
   /** Closes the open bar when `now` (epoch ms) is at or past its end; true when it did. */
   closeIfDue(now: number): boolean {
     if (this.oStart < 0 || now < this.oStart + this.widthMs) return false;

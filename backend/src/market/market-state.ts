@@ -223,6 +223,40 @@ export class MarketState {
     return ring;
   }
 
+  /**
+   * Continues a symbol from a previous run's last state: price, bid, ask and the day's figures
+   * (those only within the same UTC day, `dayEnd`), with `seq` still 0 in this new epoch.
+   */
+  restoreSymbol(
+    i: number,
+    s: {
+      ts: number;
+      last: number;
+      bid: number;
+      ask: number;
+      open: number;
+      high: number;
+      low: number;
+      volume: number;
+      dayEnd: number;
+    },
+  ): void {
+    this.tss[i] = s.ts;
+    this.lasts[i] = s.last;
+    this.bids[i] = s.bid;
+    this.asks[i] = s.ask;
+    this.opens[i] = s.open;
+    this.highs[i] = s.high;
+    this.lows[i] = s.low;
+    this.volumes[i] = s.volume;
+    this.dayEnds[i] = s.dayEnd;
+  }
+
+  /** Day-end (epoch ms) of symbol `i`'s day figures, for storing them with its state. */
+  dayEndAt(i: number): number {
+    return this.dayEnds[i]!;
+  }
+
   /** Applies one trade: numbers it in its symbol's sequence and keeps it in the ring. */
   applyTrade(input: FeedTrade): { index: number; trade: Trade } | null {
     const i = this.index.get(input.symbol);

@@ -11,6 +11,7 @@ import {
   type Snapshot,
 } from '@tickdeck/protocol';
 import { z } from 'zod';
+import { HistoryService } from '../history/history.service.js';
 import { MarketState } from '../market/market-state.js';
 import { apiSchema } from '../ops/openapi.js';
 
@@ -39,7 +40,10 @@ function fail(status: HttpStatus, code: ErrorCode, message: string, symbols?: st
 @ApiTags('market')
 @Controller('api')
 export class SnapshotController {
-  constructor(private readonly market: MarketState) {}
+  constructor(
+    private readonly market: MarketState,
+    private readonly historyService: HistoryService,
+  ) {}
 
   @Get('symbols')
   @ApiOperation({ summary: 'The instruments this gateway carries' })
@@ -86,8 +90,8 @@ export class SnapshotController {
     summary: 'OHLCV bars of one interval, oldest first, the open bar last (closed: false)',
     description:
       'Bars with from <= start < to, the newest `limit` of them; page back in time by passing the ' +
-      'oldest start received as `to`. Intervals without ticks have no bar. Served from the bars ' +
-      'this gateway holds in memory (see the README: History).',
+      'oldest start received as `to`. Intervals without ticks have no bar. From the history store ' +
+      'and the bars in memory (see the README: History).',
   })
   @ApiParam({ name: 'symbol', example: 'AAPL' })
   @ApiQuery({
@@ -113,7 +117,7 @@ export class SnapshotController {
     const ring = this.market.candleRing(i, interval);
     const open = ring.openBar();
     const openInRange = open !== null && open.start >= from && open.start < to;
-    const candles = ring.closed(from, to, openInRange ? limit - 1 : limit);
+    const candles = this.historyService.closedBars(i, interval, from, to, openInRange ? limit - 1 : limit);
     if (openInRange) candles.push(open);
     return { symbol: this.market.symbols[i]!, interval, candles };
   }
