@@ -1,4 +1,5 @@
 import type { Candle, CandleInterval } from '@tickdeck/protocol';
+import type { SymbolDayState } from '../market/market-state.js';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,19 +11,9 @@ export interface BarRow {
   bar: Candle;
 }
 
-/** What a symbol's quote and day figures were at the last write: what a restart continues from. */
-export interface SymbolStateRow {
+/** A symbol's quote and day figures at the last write: what a restart continues from. */
+export interface SymbolStateRow extends SymbolDayState {
   symbol: string;
-  ts: number;
-  last: number;
-  bid: number;
-  ask: number;
-  open: number;
-  high: number;
-  low: number;
-  volume: number;
-  /** End of the UTC day the day figures count (epoch ms). */
-  dayEnd: number;
 }
 
 export interface HistoryBatch {

@@ -20,6 +20,20 @@ import { TradeRing } from './trade-ring.js';
 
 const DAY_MS = 86_400_000;
 
+/** A symbol's quote and day figures: what a restart continues from ({@link MarketState.restoreSymbol}). */
+export interface SymbolDayState {
+  ts: number;
+  last: number;
+  bid: number;
+  ask: number;
+  open: number;
+  high: number;
+  low: number;
+  volume: number;
+  /** End of the UTC day the day figures count (epoch ms). */
+  dayEnd: number;
+}
+
 export interface MarketStateOptions {
   /** Seconds of 1-second history points kept per symbol. */
   historySeconds: number;
@@ -227,20 +241,7 @@ export class MarketState {
    * Continues a symbol from a previous run's last state: price, bid, ask and the day's figures
    * (those only within the same UTC day, `dayEnd`), with `seq` still 0 in this new epoch.
    */
-  restoreSymbol(
-    i: number,
-    s: {
-      ts: number;
-      last: number;
-      bid: number;
-      ask: number;
-      open: number;
-      high: number;
-      low: number;
-      volume: number;
-      dayEnd: number;
-    },
-  ): void {
+  restoreSymbol(i: number, s: SymbolDayState): void {
     this.tss[i] = s.ts;
     this.lasts[i] = s.last;
     this.bids[i] = s.bid;
