@@ -23,10 +23,10 @@ export class HistoryService implements OnModuleInit, BeforeApplicationShutdown {
   private cursors: number[][] = [];
   private pending: BarRow[] = [];
   private failing = false;
-  /** Bars dropped because the store kept failing and the queue was full. */
-  dropped = 0;
+  /** Bars dropped because the store kept failing and the queue was full (told when it recovers). */
+  private dropped = 0;
   /** Symbols restored at start. */
-  restored = 0;
+  private restored = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -107,7 +107,10 @@ export class HistoryService implements OnModuleInit, BeforeApplicationShutdown {
     try {
       store.write({ bars: this.pending, states });
       this.pending = [];
-      if (this.failing) this.logger.log(`history store ${store.path} writes again`);
+      if (this.failing) {
+        this.logger.log(`history store ${store.path} writes again; ${this.dropped} bars dropped meanwhile`);
+        this.dropped = 0;
+      }
       this.failing = false;
     } catch (err) {
       if (!this.failing)

@@ -13,10 +13,10 @@ import {
 import { createHash, randomBytes } from 'node:crypto';
 import { CandleRing } from './candle-ring.js';
 import { HistoryRing } from './history-ring.js';
+import { TradeRing } from './trade-ring.js';
 
 /** Every candle interval, narrowest first: the order of a symbol's candle rings. */
 export const CANDLE_INTERVAL_LIST = Object.keys(CANDLE_INTERVALS) as CandleInterval[];
-import { TradeRing } from './trade-ring.js';
 
 const DAY_MS = 86_400_000;
 

@@ -215,7 +215,7 @@ export class Throttler<V extends Viewer = Viewer> {
     const phased = quotes.some((q, k) => q.length > 0 && this.slotOf[k]!.length > 1);
     const key = empty
       ? ''
-      : `${quotes.map((q) => q.join(',')).join('|')}|t${trades.join(',')}${phased ? `|p${phase}` : ''}`;
+      : `${quotes.map((q) => q.join(',')).join('|')}|t${trades.join(',')}${phased ? `|s${slots.join(',')}` : ''}`;
     const current = viewer.group;
     if (current && current.key === key) return;
     if (current) this.leave(viewer, current);
