@@ -6,6 +6,9 @@ ARG NODE_VERSION=20
 
 # 1. Build everything (TypeScript packages + dashboard) with the dev dependencies.
 FROM node:${NODE_VERSION}-bookworm-slim AS build
+# better-sqlite3's native addon: a prebuilt binary when one downloads, else compiled here.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY protocol/package.json protocol/
@@ -16,15 +19,19 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
 
-# 2. Production dependencies only (no compiler, no Vite, no test tools).
+# 2. Production dependencies only (no Vite, no test tools; the compiler stays in this stage).
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
+# better-sqlite3's native addon: a prebuilt binary when one downloads, else compiled here.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY protocol/package.json protocol/
 COPY simulator/package.json simulator/
 COPY backend/package.json backend/
 COPY frontend/package.json frontend/
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# No install scripts but the one native addon the gateway needs (the SQLite history store).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3 && npm cache clean --force
 
 # 3. Runtime: compiled output + production node_modules, run as the unprivileged `node` user.
 FROM node:${NODE_VERSION}-bookworm-slim
@@ -42,6 +49,9 @@ COPY --from=build /app/backend/package.json backend/
 COPY --from=build /app/backend/dist backend/dist
 COPY --from=build /app/frontend/package.json frontend/
 COPY --from=build /app/frontend/dist frontend/dist
+# The SQLite history (DATA_DIR=./data, the default): writable by `node`; mount a volume to keep it.
+RUN mkdir -p /app/data && chown node:node /app/data
+VOLUME ["/app/data"]
 USER node
 EXPOSE 3000
 # Plain HTTP on PORT: with TLS_CERT/TLS_KEY set, override this check (https + the CA).

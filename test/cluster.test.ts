@@ -424,6 +424,7 @@ describe.skipIf(!COMPOSE)('docker-compose.yml', () => {
       'gateway-a',
       'gateway-b',
       'nginx',
+      'postgres',
       'redis',
       'simulator',
     ]);

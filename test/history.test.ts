@@ -1,9 +1,18 @@
-import { CandlesSchema, SnapshotSchema, type Candle, type Snapshot } from '@tickdeck/protocol';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  CandlesSchema,
+  SnapshotSchema,
+  TradesSchema,
+  type Candle,
+  type Snapshot,
+  type Trade,
+} from '@tickdeck/protocol';
+import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startGateway, type RunningGateway } from './support/gateway.js';
+import { connectViewer, startGateway, type RunningGateway } from './support/gateway.js';
 import { until } from './support/until.js';
 
 const WRITE_MS = 300;
@@ -14,18 +23,41 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+/**
+ * Makes DATA_DIR and its files read-only under the gateway's open file descriptors (`chattr +i`;
+ * chmod is not, for open files nor for root; a read-only remount is refused while files are open
+ * for writing). Needs root on a file system with the immutable flag (ext4 here).
+ */
+function setImmutable(dir: string, on: boolean): void {
+  const files = readdirSync(dir).map((f) => join(dir, f));
+  execFileSync('chattr', [on ? '+i' : '-i', dir, ...files]);
+}
+function canChattr(): boolean {
+  const probe = mkdtempSync(join(tmpdir(), 'tickdeck-chattr-'));
+  try {
+    setImmutable(probe, true);
+    setImmutable(probe, false);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+
 function dataDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'tickdeck-history-'));
   dirs.push(d);
   return d;
 }
 
-async function start(dir: string): Promise<RunningGateway> {
+async function start(dir: string, env: Record<string, string> = {}): Promise<RunningGateway> {
   const gw = await startGateway({
     HISTORY_STORE: 'sqlite',
     DATA_DIR: dir,
     HISTORY_WRITE_MS: String(WRITE_MS),
     FEED_RATE: '2000',
+    ...env,
   });
   gateways.push(gw);
   return gw;
@@ -38,6 +70,20 @@ const closedBars = async (gw: RunningGateway, interval: string): Promise<Candle[
   );
 const snapshot = async (gw: RunningGateway): Promise<Snapshot> =>
   SnapshotSchema.parse(await json(gw, '/api/snapshot/AAPL'));
+/** The whole tape, newest first, paged through `/api/trades` by `next`, `limit` at a time. */
+async function tape(gw: RunningGateway, limit: number): Promise<Trade[]> {
+  const all: Trade[] = [];
+  let before: number | undefined;
+  for (;;) {
+    const page = TradesSchema.parse(
+      await json(gw, `/api/trades/AAPL?limit=${limit}${before === undefined ? '' : `&before=${before}`}`),
+    );
+    all.push(...page.trades);
+    if (page.next === undefined) return all;
+    before = page.next;
+  }
+}
+const health = async (gw: RunningGateway) => (await json(gw, '/api/health')) as { history: string };
 
 describe('history in SQLite across a SIGKILL', () => {
   it('keeps the bars older than the write interval, identical, and continues the day; a new epoch', async () => {
@@ -50,6 +96,8 @@ describe('history in SQLite across a SIGKILL', () => {
     const killedAt = Date.now();
     const kept = (await closedBars(first, '1s')).filter((c) => c.start + 1000 <= killedAt - 2 * WRITE_MS);
     expect(kept.length).toBeGreaterThanOrEqual(2);
+    const keptTrades = (await tape(first, 5000)).filter((t) => t.ts <= killedAt - 2 * WRITE_MS);
+    expect(keptTrades.length).toBeGreaterThan(10);
     first.child.kill('SIGKILL');
     await new Promise((r) => first.child.once('exit', r));
 
@@ -68,6 +116,98 @@ describe('history in SQLite across a SIGKILL', () => {
     expect(await until(async () => (await closedBars(second, '1s')).some((c) => c.start >= killedAt), 5000)).toBe(true);
     const resumed = (await closedBars(second, '1s')).find((c) => c.start >= killedAt)!;
     expect(Math.abs(resumed.open - before.last) / before.last).toBeLessThan(0.02);
+    // The trades before the kill page through /api/trades, identical; the new ones continue the
+    // seqs (and so the ids) above them, newest first without a gap or a repeat.
+    const pages = await tape(second, 7);
+    const bySeq = new Map(pages.map((t) => [t.seq, t]));
+    for (const t of keptTrades) expect(bySeq.get(t.seq), t.id).toEqual(t);
+    const seqs = pages.map((t) => t.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+    expect(new Set(pages.map((t) => t.id)).size).toBe(pages.length);
+    expect(seqs[0]).toBeGreaterThan(keptTrades[0]!.seq);
+  });
+
+  it('deletes what retention no longer keeps, per interval, and keeps the rest', async () => {
+    const dir = dataDir();
+    // 1s bars kept 3 s (in days), trades 3 s; 5s bars and the rest kept as by default.
+    const threeS = String(3 / 86_400);
+    const gw = await start(dir, {
+      HISTORY_RETENTION_1S: threeS,
+      HISTORY_RETENTION_TRADES: threeS,
+      HISTORY_PRUNE_MS: '1000',
+    });
+    const db = new Database(join(dir, 'tickdeck.db'), { readonly: true });
+    try {
+      const count = (sql: string, ...args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
+      const old1s = () =>
+        count(`SELECT count(*) AS n FROM bars WHERE interval = '1s' AND start < ?`, Date.now() - 5000);
+      expect(await until(async () => count(`SELECT count(*) AS n FROM bars WHERE interval = '5s'`) >= 2, 15_000)).toBe(
+        true,
+      );
+      // 1s bars older than the window (and a prune period) are gone, again and again; 5s ones stay.
+      for (let k = 0; k < 3; k++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        expect(old1s()).toBe(0);
+        expect(count(`SELECT count(*) AS n FROM trades WHERE ts < ?`, Date.now() - 5000)).toBe(0);
+      }
+      expect(count(`SELECT count(*) AS n FROM bars WHERE interval = '1s'`)).toBeGreaterThan(0);
+      expect(count(`SELECT count(*) AS n FROM trades`)).toBeGreaterThan(0);
+      const firstBars = count(`SELECT count(*) AS n FROM bars WHERE interval = '5s'`);
+      expect(firstBars).toBeGreaterThanOrEqual(2);
+      // The in-memory bars still answer /api/candles: retention is the store's.
+      expect((await closedBars(gw, '1s')).some((c) => c.start < Date.now() - 5000)).toBe(true);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps delivering while DATA_DIR is read-only, says degraded, and writes again when it is back', async (ctx) => {
+    if (!canChattr()) {
+      const why = 'the read-only DATA_DIR test needs root and chattr +i (ext4) to freeze open files';
+      if (process.env.CI === 'true') throw new Error(`${why}: CI=true, so this fails instead of skipping`);
+      console.warn(`\n  !!! SKIPPED: ${why}\n`);
+      ctx.skip();
+    }
+    const dir = dataDir();
+    const gw = await start(dir);
+    expect(
+      await until(async () => (await health(gw)).history === 'ok' && (await closedBars(gw, '1s')).length >= 2, 10_000),
+    ).toBe(true);
+    const viewer = await connectViewer(gw.url);
+    let quotes = 0;
+    viewer.on('frame', (frame) => (quotes += frame.quotes?.length ?? 0));
+    await viewer.timeout(5000).emitWithAck('subscribe', { symbols: ['AAPL'], throttleMs: 100 });
+    setImmutable(dir, true);
+    const frozenAt = Date.now();
+    try {
+      expect(await until(async () => (await health(gw)).history === 'degraded', 5000)).toBe(true);
+      // Still live: a viewer keeps getting quotes (about 10 a second at 100 ms) and bars close in memory.
+      const quotesBefore = quotes;
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(quotes - quotesBefore).toBeGreaterThanOrEqual(8);
+      expect(viewer.connected).toBe(true);
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      expect(metrics).toMatch(/^tickdeck_history_write_failures_total [1-9]/m);
+      expect(metrics).toMatch(/^tickdeck_history_degraded 1$/m);
+    } finally {
+      setImmutable(dir, false);
+    }
+    expect(await until(async () => (await health(gw)).history === 'ok', 10_000)).toBe(true);
+    // What closed during the outage reached the file once it was back.
+    await new Promise((r) => setTimeout(r, 2 * WRITE_MS));
+    const db = new Database(join(dir, 'tickdeck.db'), { readonly: true });
+    try {
+      const during = db
+        .prepare(
+          `SELECT count(*) AS n FROM bars WHERE interval = '1s' AND symbol = 'AAPL' AND start >= ? AND start < ?`,
+        )
+        .get(frozenAt, frozenAt + 1000) as { n: number };
+      expect(during.n).toBe(1);
+    } finally {
+      db.close();
+    }
+    viewer.close();
+    await gw.stop();
   });
 
   it('stops at start with a message naming DATA_DIR when the store cannot be opened', async () => {

@@ -231,6 +231,16 @@ export const CandlesSchema = z.object({
 });
 export type Candles = z.infer<typeof CandlesSchema>;
 
+/** `GET /api/trades/{symbol}` body. */
+export const TradesSchema = z.object({
+  symbol: z.string(),
+  /** Newest first, each with `seq` below the request's `before`. */
+  trades: z.array(TradeSchema),
+  /** The `before` of the next (older) page; absent when this page is the oldest. */
+  next: z.number().int().positive().optional(),
+});
+export type Trades = z.infer<typeof TradesSchema>;
+
 /** Feed state as seen by the gateway. */
 export type FeedState = 'live' | 'stale';
 

@@ -24,6 +24,31 @@ describe(loadConfig.name, () => {
     expect(c.symbols).toHaveLength(20);
   });
 
+  it('keeps history in SQLite by default, in PostgreSQL with DATABASE_URL, and never echoes the URL', () => {
+    const d = loadConfig({}).history;
+    expect(d).toMatchObject({ store: 'sqlite', dataDir: './data', databaseUrl: undefined, writeMs: 1000 });
+    expect(d.retentionDays).toEqual({ '1s': 1, '5s': 7, '1m': 30, '5m': 90, '15m': 365, '1h': 0, '1d': 0, trades: 7 });
+    const url = 'postgres://u:s3cret@127.0.0.1:5432/db';
+    expect(loadConfig({ DATABASE_URL: url }).history).toMatchObject({ store: 'postgres', databaseUrl: url });
+    expect(loadConfig({ DATABASE_URL: url, HISTORY_STORE: 'memory' }).history.store).toBe('memory');
+    expect(
+      loadConfig({ HISTORY_RETENTION_1M: '0.5', HISTORY_RETENTION_TRADES: '0' }).history.retentionDays,
+    ).toMatchObject({
+      '1m': 0.5,
+      trades: 0,
+    });
+    expect(() => loadConfig({ HISTORY_STORE: 'postgres' })).toThrow(/HISTORY_STORE=.*postgres needs DATABASE_URL/);
+    expect(() => loadConfig({ HISTORY_RETENTION_1S: '-1' })).toThrow(/HISTORY_RETENTION_1S=/);
+    let message = '';
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://u:s3cret@host/db' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/DATABASE_URL=<hidden>: must be a postgres/);
+    expect(message).not.toContain('s3cret');
+  });
+
   it('parses lists and numbers, treating empty strings as unset', () => {
     const c = loadConfig({
       PORT: '0',

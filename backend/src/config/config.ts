@@ -3,6 +3,7 @@ import {
   DEFAULT_THROTTLE_MS,
   DEFAULT_THROTTLE_TIERS_MS,
   LIMITS,
+  type CandleInterval,
   type InstrumentSpec,
 } from '@tickdeck/protocol';
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,28 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] 
 const FEED_MODES = ['embedded', 'external', 'both'] as const;
 /** Where market data comes from: the in-process simulator, `/feed` publishers, or both. */
 export type FeedMode = (typeof FEED_MODES)[number];
+const HISTORY_STORES = ['sqlite', 'postgres', 'memory'] as const;
+/** Where the history is kept: a SQLite file, a PostgreSQL database, or nowhere. */
+export type HistoryStoreKind = (typeof HISTORY_STORES)[number];
+/** Days kept per candle interval by default; 0 keeps everything. */
+const RETENTION_DEFAULT_DAYS: Readonly<Record<CandleInterval, number>> = {
+  '1s': 1,
+  '5s': 7,
+  '1m': 30,
+  '5m': 90,
+  '15m': 365,
+  '1h': 0,
+  '1d': 0,
+};
+const TRADE_RETENTION_DEFAULT_DAYS = 7;
+/** `HISTORY_RETENTION_1S` … `HISTORY_RETENTION_1D`: the variable of each interval's retention. */
+const retentionVar = (interval: CandleInterval) =>
+  `HISTORY_RETENTION_${interval.toUpperCase()}` as `HISTORY_RETENTION_${Uppercase<CandleInterval>}`;
+const days = () => z.coerce.number().min(0).max(36_500);
+const RETENTION_ENV = Object.fromEntries([
+  ...Object.entries(RETENTION_DEFAULT_DAYS).map(([k, d]) => [retentionVar(k as CandleInterval), days().default(d)]),
+  ['HISTORY_RETENTION_TRADES', days().default(TRADE_RETENTION_DEFAULT_DAYS)],
+]) as Record<`HISTORY_RETENTION_${Uppercase<CandleInterval> | 'TRADES'}`, z.ZodDefault<z.ZodCoercedNumber>>;
 const KNOWN_SYMBOLS = new Set(DEFAULT_INSTRUMENTS.map((i) => i.symbol));
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -53,9 +76,16 @@ const EnvSchema = z
     MAX_SYMBOLS_PER_CLIENT: int(1, 10_000).default(LIMITS.maxSymbolsPerClient),
     HISTORY_SECONDS: int(60, 86_400).default(LIMITS.historySeconds),
     TRADE_HISTORY: int(10, 100_000).default(LIMITS.tradeHistory),
-    HISTORY_STORE: z.enum(['sqlite', 'memory']).default('sqlite'),
+    HISTORY_STORE: z.enum(HISTORY_STORES).optional(),
     DATA_DIR: z.string().min(1).default('./data'),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
     HISTORY_WRITE_MS: int(100, 60_000).default(1000),
+    HISTORY_MAX_PENDING: int(1000, 10_000_000).default(200_000),
+    HISTORY_PRUNE_MS: int(1000, 86_400_000).default(60_000),
+    ...RETENTION_ENV,
     FEED_STALE_MS: int(100, 3_600_000).default(5000),
     ALLOWED_ORIGINS: list(
       z.string().refine(isOrigin, { message: 'origins are scheme://host[:port] with nothing after it' }),
@@ -106,13 +136,16 @@ const EnvSchema = z
         message: 'must be at least HTTP_HEADERS_TIMEOUT_MS',
       });
     }
+    if (env.HISTORY_STORE === 'postgres' && !env.DATABASE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['HISTORY_STORE'], message: 'postgres needs DATABASE_URL' });
+    }
     if (env.RATE_LIMIT_BURST < env.RATE_LIMIT_PER_S) {
       ctx.addIssue({ code: 'custom', path: ['RATE_LIMIT_BURST'], message: 'must be at least RATE_LIMIT_PER_S' });
     }
   });
 
 /** Variables whose values are secrets: named in errors, never echoed. */
-const SECRETS = new Set(['FEED_TOKEN', 'AUTH_TOKENS', 'AUTH_JWT_SECRET', 'REDIS_URL']);
+const SECRETS = new Set(['FEED_TOKEN', 'AUTH_TOKENS', 'AUTH_JWT_SECRET', 'REDIS_URL', 'DATABASE_URL']);
 
 function isOrigin(s: string): boolean {
   try {
@@ -148,11 +181,22 @@ export interface AppConfig {
   historySeconds: number;
   tradeHistory: number;
   history: {
-    /** `sqlite`: bars and last prices kept in `dataDir/tickdeck.db`; `memory`: nothing kept. */
-    store: 'sqlite' | 'memory';
+    /**
+     * `sqlite`: bars, trades and last prices kept in `dataDir/tickdeck.db`; `postgres`: in the
+     * database at `databaseUrl`; `memory`: nothing kept. Default: postgres with DATABASE_URL, else sqlite.
+     */
+    store: HistoryStoreKind;
     dataDir: string;
-    /** How often closed bars and last prices are written (ms): what a crash can lose. */
+    /** Set = PostgreSQL (a secret: it may carry a password). */
+    databaseUrl: string | undefined;
+    /** How often closed bars, trades and last prices are written (ms): what a crash can lose. */
     writeMs: number;
+    /** Rows waiting for a failing store at most; past it the oldest are dropped, counted. */
+    maxPending: number;
+    /** How often retention runs (ms). */
+    pruneMs: number;
+    /** Days kept per interval and for trades; 0 = everything. */
+    retentionDays: Record<CandleInterval, number> & { trades: number };
   };
   /** No tick for this long (ms) -> viewers are told `status {feed: 'stale'}`. */
   feedStaleMs: number;
@@ -258,7 +302,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxSymbolsPerClient: e.MAX_SYMBOLS_PER_CLIENT,
     historySeconds: e.HISTORY_SECONDS,
     tradeHistory: e.TRADE_HISTORY,
-    history: { store: e.HISTORY_STORE, dataDir: e.DATA_DIR, writeMs: e.HISTORY_WRITE_MS },
+    history: {
+      store: e.HISTORY_STORE ?? (e.DATABASE_URL ? 'postgres' : 'sqlite'),
+      dataDir: e.DATA_DIR,
+      databaseUrl: e.DATABASE_URL,
+      writeMs: e.HISTORY_WRITE_MS,
+      maxPending: e.HISTORY_MAX_PENDING,
+      pruneMs: e.HISTORY_PRUNE_MS,
+      retentionDays: {
+        ...(Object.fromEntries(
+          (Object.keys(RETENTION_DEFAULT_DAYS) as CandleInterval[]).map((k) => [k, e[retentionVar(k)]]),
+        ) as Record<CandleInterval, number>),
+        trades: e.HISTORY_RETENTION_TRADES,
+      },
+    },
     feedStaleMs: e.FEED_STALE_MS,
     security: {
       allowedOrigins: e.ALLOWED_ORIGINS,

@@ -1,5 +1,6 @@
 import {
   CANDLE_INTERVALS,
+  isGatewayTradeId,
   type CandleInterval,
   type FeedTick,
   type FeedTrade,
@@ -251,6 +252,19 @@ export class MarketState {
     this.lows[i] = s.low;
     this.volumes[i] = s.volume;
     this.dayEnds[i] = s.dayEnd;
+  }
+
+  /**
+   * Puts a previous run's newest trades (oldest first) back into symbol `i`'s ring, before any
+   * trade of this run. Its trade seq continues from the newest of them, so trade ids and seqs
+   * stay unique across restarts (the epoch is new all the same).
+   */
+  restoreTrades(i: number, trades: readonly Trade[]): void {
+    if (trades.length === 0 || this.tradeSeqs[i]! > 0) return;
+    const symbol = this.symbols[i]!;
+    const ring = this.trades[i]!;
+    for (const t of trades.slice(-ring.capacity)) ring.push(t, !isGatewayTradeId(symbol, t.id));
+    this.tradeSeqs[i] = trades[trades.length - 1]!.seq;
   }
 
   /** Day-end (epoch ms) of symbol `i`'s day figures, for storing them with its state. */

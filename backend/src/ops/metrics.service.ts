@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry, Summary } from 'prom-client';
+import { HistoryService } from '../history/history.service.js';
 import { MarketState } from '../market/market-state.js';
 import { RefusalLog } from '../security/refusal-log.js';
 import { SlowConsumerGuard } from '../stream/slow-consumer.js';
@@ -21,6 +22,7 @@ export class MetricsService {
     refusals: RefusalLog,
     private readonly stream: StreamGateway,
     slowConsumers: SlowConsumerGuard,
+    history: HistoryService,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -32,6 +34,15 @@ export class MetricsService {
         collect() {
           this.reset();
           this.inc(read());
+        },
+      });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
         },
       });
     counter('tickdeck_ticks_applied_total', 'Ticks applied to market state', () => market.ticksApplied);
@@ -61,6 +72,26 @@ export class MetricsService {
       'Trades delivered to viewer sockets',
       () => throttler.stats.tradesDelivered,
     );
+    const h = history.stats;
+    counter('tickdeck_history_writes_total', 'Batches written to the history store', () => h.writes);
+    counter(
+      'tickdeck_history_write_failures_total',
+      'History store writes that failed (the rows wait for the next write)',
+      () => h.writeFailures,
+    );
+    counter('tickdeck_history_bars_written_total', 'Closed bars written to the history store', () => h.barsWritten);
+    counter('tickdeck_history_trades_written_total', 'Trades written to the history store', () => h.tradesWritten);
+    counter(
+      'tickdeck_history_dropped_total',
+      'Bars and trades never written: the store kept failing past HISTORY_MAX_PENDING rows',
+      () => h.dropped,
+    );
+    counter('tickdeck_history_pruned_total', 'Rows deleted by retention', () => h.pruned);
+    gauge('tickdeck_history_pending_rows', 'Bars and trades waiting for the history store', () => history.pending);
+    gauge('tickdeck_history_degraded', '1 while history store writes fail or are slow, else 0', () =>
+      history.health === 'degraded' ? 1 : 0,
+    );
+    gauge('tickdeck_history_last_write_seconds', 'Duration of the last history store write', () => h.lastWriteSeconds);
     new Counter({
       name: 'tickdeck_refusals_total',
       help: 'Requests, handshakes, CONNECTs, messages and connections refused or dropped, by error code',
@@ -78,14 +109,6 @@ export class MetricsService {
       registers,
     });
     slowConsumers.observe((bytes) => evicted.observe(bytes));
-    const viewers = () => this.viewers;
-    new Gauge({
-      name: 'tickdeck_viewers',
-      help: 'Viewer sockets connected to /market',
-      registers,
-      collect() {
-        this.set(viewers());
-      },
-    });
+    gauge('tickdeck_viewers', 'Viewer sockets connected to /market', () => this.viewers);
   }
 }

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import {
   CandlesSchema,
+  TradesSchema,
   ErrorBodySchema,
   HistorySchema,
   InstrumentSpecSchema,
@@ -15,6 +16,7 @@ const SCHEMAS = {
   Snapshot: SnapshotSchema,
   History: HistorySchema,
   Candles: CandlesSchema,
+  Trades: TradesSchema,
   Error: z.object({ error: ErrorBodySchema }),
 } as const;
 

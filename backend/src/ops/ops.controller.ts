@@ -5,6 +5,7 @@ import { Public } from '../security/rest-auth.guard.js';
 import { ClusterService, type ClusterHealth } from '../cluster/cluster.service.js';
 import { APP_CONFIG, type AppConfig, type FeedMode } from '../config/config.js';
 import { FeedHealth } from '../feed/feed-health.js';
+import { HistoryService, type HistoryHealth } from '../history/history.service.js';
 import { MarketState } from '../market/market-state.js';
 import { MetricsService } from './metrics.service.js';
 
@@ -17,6 +18,11 @@ export interface Health {
   epoch: string;
   /** `state`: `stale` after `FEED_STALE_MS` without a tick, else `live`. */
   feed: { source: FeedMode; state: FeedState; ticks: number; trades: number; lastEventAt: number };
+  /**
+   * The history store: `degraded` while writes fail or are slow (rows wait, ingest and delivery go
+   * on), `off` with HISTORY_STORE=memory.
+   */
+  history: HistoryHealth;
   viewers: number;
   symbols: number;
   tiersMs: number[];
@@ -32,6 +38,7 @@ export class OpsController {
     private readonly market: MarketState,
     private readonly metrics: MetricsService,
     private readonly feedHealth: FeedHealth,
+    private readonly historyService: HistoryService,
     @Optional() private readonly cluster?: ClusterService,
   ) {}
 
@@ -51,6 +58,7 @@ export class OpsController {
         trades: this.market.tradesApplied,
         lastEventAt: this.market.lastEventAt,
       },
+      history: this.historyService.health,
       viewers: this.metrics.viewers,
       symbols: this.market.size,
       tiersMs: this.config.throttleTiersMs,

@@ -9,6 +9,7 @@ import {
   type History,
   type InstrumentSpec,
   type Snapshot,
+  type Trades,
 } from '@tickdeck/protocol';
 import { z } from 'zod';
 import { HistoryService } from '../history/history.service.js';
@@ -27,6 +28,12 @@ const CandlesQuery = z.object({
   from: z.coerce.number().int().min(0).optional(),
   to: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).max(CANDLE_LIMIT_MAX).default(500),
+});
+
+const TRADE_LIMIT_MAX = 5000;
+const TradesQuery = z.object({
+  before: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(TRADE_LIMIT_MAX).default(100),
 });
 
 function fail(status: HttpStatus, code: ErrorCode, message: string, symbols?: string[]): never {
@@ -103,7 +110,7 @@ export class SnapshotController {
   @ApiQuery({ name: 'to', required: false, description: 'Epoch ms, exclusive' })
   @ApiQuery({ name: 'limit', required: false, description: `1..${CANDLE_LIMIT_MAX}, default 500` })
   @ApiOkResponse({ schema: apiSchema('Candles') })
-  candles(@Param('symbol') symbol: string, @Query() query: Record<string, unknown>): Candles {
+  async candles(@Param('symbol') symbol: string, @Query() query: Record<string, unknown>): Promise<Candles> {
     const i = this.indexOf(symbol);
     const parsed = CandlesQuery.safeParse(query);
     if (!parsed.success) {
@@ -117,9 +124,41 @@ export class SnapshotController {
     const ring = this.market.candleRing(i, interval);
     const open = ring.openBar();
     const openInRange = open !== null && open.start >= from && open.start < to;
-    const candles = this.historyService.closedBars(i, interval, from, to, openInRange ? limit - 1 : limit);
+    const candles = await this.historyService.closedBars(i, interval, from, to, openInRange ? limit - 1 : limit);
     if (openInRange) candles.push(open);
     return { symbol: this.market.symbols[i]!, interval, candles };
+  }
+
+  @Get('trades/:symbol')
+  @ApiOperation({
+    summary: 'The tape of one symbol, newest first',
+    description:
+      'Trades with seq < before, the newest `limit` of them; page back in time by passing `next` ' +
+      "(the oldest seq received) as `before`. A symbol's trade seqs continue across restarts. From the " +
+      'trades in memory and the history store (see the README: History).',
+  })
+  @ApiParam({ name: 'symbol', example: 'AAPL' })
+  @ApiQuery({ name: 'before', required: false, description: 'Trade seq, exclusive; default: the newest' })
+  @ApiQuery({ name: 'limit', required: false, description: `1..${TRADE_LIMIT_MAX}, default 100` })
+  @ApiOkResponse({ schema: apiSchema('Trades') })
+  async trades(@Param('symbol') symbol: string, @Query() query: Record<string, unknown>): Promise<Trades> {
+    const i = this.indexOf(symbol);
+    const parsed = TradesQuery.safeParse(query);
+    if (!parsed.success) {
+      fail(
+        HttpStatus.BAD_REQUEST,
+        ErrorCode.BAD_REQUEST,
+        `before: a trade seq (1 or more); limit: 1 to ${TRADE_LIMIT_MAX}`,
+      );
+    }
+    const { before = Infinity, limit } = parsed.data;
+    const trades = await this.historyService.trades(i, before, limit);
+    const oldest = trades[trades.length - 1];
+    return {
+      symbol: this.market.symbols[i]!,
+      trades,
+      ...(trades.length === limit && oldest && oldest.seq > 1 ? { next: oldest.seq } : {}),
+    };
   }
 
   private indexOf(raw: string): number {
