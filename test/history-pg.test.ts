@@ -1,17 +1,11 @@
-import {
-  CandlesSchema,
-  SnapshotSchema,
-  TradesSchema,
-  type Candle,
-  type Snapshot,
-  type Trade,
-} from '@tickdeck/protocol';
+import type { Candle } from '@tickdeck/protocol';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { getJson, startRedis, type RedisServer } from './support/cluster.js';
 import { onFrame } from './support/frame.js';
 import { connectViewer, startGateway, type RunningGateway } from './support/gateway.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from './support/pg.js';
 import { requireSystemCommand } from './support/system.js';
+import { closedBars, expectHistoryAcrossSigkill } from './support/history.js';
 import { until } from './support/until.js';
 
 const HAS_PG = await requirePostgres('history in PostgreSQL');
@@ -49,26 +43,6 @@ async function start(db: TestDatabase, env: Record<string, string> = {}): Promis
   return gw;
 }
 
-const json = async (gw: RunningGateway, path: string) => (await fetch(`${gw.url}${path}`)).json();
-const closedBars = async (gw: RunningGateway, interval: string): Promise<Candle[]> =>
-  CandlesSchema.parse(await json(gw, `/api/candles/AAPL?interval=${interval}&limit=5000`)).candles.filter(
-    (c) => c.closed,
-  );
-const snapshot = async (gw: RunningGateway): Promise<Snapshot> =>
-  SnapshotSchema.parse(await json(gw, '/api/snapshot/AAPL'));
-/** The whole tape, newest first, paged through `/api/trades` by `next`, `limit` at a time. */
-async function tape(gw: RunningGateway, limit: number): Promise<Trade[]> {
-  const all: Trade[] = [];
-  let before: number | undefined;
-  for (;;) {
-    const page = TradesSchema.parse(
-      await json(gw, `/api/trades/AAPL?limit=${limit}${before === undefined ? '' : `&before=${before}`}`),
-    );
-    all.push(...page.trades);
-    if (page.next === undefined) return all;
-    before = page.next;
-  }
-}
 interface Health {
   history: string;
   cluster?: { redis: string; nodes: number; ownsFeed: boolean };
@@ -82,36 +56,7 @@ const metric = async (gw: RunningGateway, name: string) => {
 describe.skipIf(!HAS_PG)('history in PostgreSQL', () => {
   it('keeps the bars older than the write interval across a SIGKILL, identical, and continues the day', async () => {
     const db = await database();
-    const first = await start(db);
-    expect(await until(async () => (await closedBars(first, '1s')).length >= 3, 10_000)).toBe(true);
-    await new Promise((r) => setTimeout(r, 2 * WRITE_MS));
-    const before = await snapshot(first);
-    const killedAt = Date.now();
-    const kept = (await closedBars(first, '1s')).filter((c) => c.start + 1000 <= killedAt - 2 * WRITE_MS);
-    expect(kept.length).toBeGreaterThanOrEqual(2);
-    const keptTrades = (await tape(first, 5000)).filter((t) => t.ts <= killedAt - 2 * WRITE_MS);
-    expect(keptTrades.length).toBeGreaterThan(10);
-    first.child.kill('SIGKILL');
-    await new Promise((r) => first.child.once('exit', r));
-
-    const second = await start(db);
-    const byStart = new Map((await closedBars(second, '1s')).map((c) => [c.start, c]));
-    for (const bar of kept) expect(byStart.get(bar.start), String(bar.start)).toEqual(bar);
-    const snap = await snapshot(second);
-    expect(snap.epoch).not.toBe(before.epoch);
-    expect(snap.open).toBe(before.open);
-    expect(snap.volume).toBeGreaterThanOrEqual(before.volume * 0.5);
-    expect(snap.volume).toBeGreaterThan(0);
-    expect(await until(async () => (await closedBars(second, '1s')).some((c) => c.start >= killedAt), 5000)).toBe(true);
-    const resumed = (await closedBars(second, '1s')).find((c) => c.start >= killedAt)!;
-    expect(Math.abs(resumed.open - before.last) / before.last).toBeLessThan(0.02);
-    const pages = await tape(second, 7);
-    const bySeq = new Map(pages.map((t) => [t.seq, t]));
-    for (const t of keptTrades) expect(bySeq.get(t.seq), t.id).toEqual(t);
-    const seqs = pages.map((t) => t.seq);
-    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
-    expect(new Set(pages.map((t) => t.id)).size).toBe(pages.length);
-    expect(seqs[0]).toBeGreaterThan(keptTrades[0]!.seq);
+    await expectHistoryAcrossSigkill(() => start(db), WRITE_MS);
     // Migrated once, by the first gateway.
     expect(await db.query('SELECT version FROM tickdeck_migrations ORDER BY version')).toEqual([
       { version: 1 },
