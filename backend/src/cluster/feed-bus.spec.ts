@@ -65,10 +65,10 @@ interface Node {
   applied: string[];
 }
 
-function node(hub: Hub, name: string, now = () => T0, startGraceMs = 10_000): Node {
+function node(hub: Hub, name: string, now = () => T0, startGraceMs = 10_000, joinWaitMs = 20): Node {
   const market = new MarketState(DEFAULT_INSTRUMENTS, { historySeconds: 60, tradeHistory: 20 });
   const transport = new FakeTransport(hub);
-  const bus = new FeedBus(transport, market, { node: name, now, answerDelayMs: 5, joinWaitMs: 20, startGraceMs });
+  const bus = new FeedBus(transport, market, { node: name, now, answerDelayMs: 5, joinWaitMs, startGraceMs });
   const applied: string[] = [];
   bus.attach({
     tick: (t) => {
@@ -271,13 +271,15 @@ describe(FeedBus.name, () => {
     t += 60_000; // a no longer owns the feed; it still holds the market
     expect(a.bus.ownsFeed).toBe(false);
 
-    const n = node(hub, 'n', () => t);
+    // A join wait far above the answer delay: a loaded machine's timers cannot swap them.
+    const n = node(hub, 'n', () => t, 10_000, 2000);
     n.transport.up(); // asks for the state
     n.bus.local(tick('AAPL', 150, 10)); // its own feed starts at once: held
     await settle();
     expect(hub.messages()).toEqual([{ t: 'sync?', n: 'n' }]);
     hub.deliver();
-    await sleep(15); // a answers after answerDelayMs
+    // a answers after answerDelayMs
+    for (let waited = 0; hub.messages().length === 0 && waited < 1000; waited += 5) await sleep(5);
     expect(hub.messages().map((m) => [m.t, m.n])).toEqual([['sync', 'a']]);
     hub.deliver(); // n adopts a's state, then publishes its held tick
     expect(hub.messages().map((m) => [m.t, m.n])).toEqual([['batch', 'n']]);

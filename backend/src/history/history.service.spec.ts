@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import type { FeedBus } from '../cluster/feed-bus.js';
 import { loadConfig } from '../config/config.js';
 import { MarketState } from '../market/market-state.js';
-import type { HistoryBatch, HistoryStore, RetentionCutoffs, SymbolStateRow } from './history-store.js';
+import type {
+  BarRow,
+  HistoryBatch,
+  HistoryStore,
+  RetentionCutoffs,
+  SymbolStateRow,
+  TradeRow,
+} from './history-store.js';
 import { HistoryService } from './history.service.js';
 
 const T0 = Date.UTC(2026, 11, 3, 10, 0, 0);
@@ -36,8 +43,11 @@ class FakeStore implements HistoryStore {
     return 0;
   }
   async close(): Promise<void> {}
-  written<K extends 'bars' | 'trades'>(key: K): HistoryBatch[K] {
-    return this.batches.flatMap((b) => b[key]) as HistoryBatch[K];
+  writtenBars(): BarRow[] {
+    return this.batches.flatMap((b) => b.bars);
+  }
+  writtenTrades(): TradeRow[] {
+    return this.batches.flatMap((b) => b.trades);
   }
 }
 
@@ -73,11 +83,11 @@ describe(HistoryService.name, () => {
     await service.flush();
     await service.flush();
     const starts = store
-      .written('bars')
+      .writtenBars()
       .filter((b) => b.interval === '1s')
       .map((b) => b.bar.start);
     expect(starts).toEqual([0, 1, 2, 3, 4].map((k) => T0 + k * 1000));
-    expect(store.written('trades').map((t) => t.trade.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(store.writtenTrades().map((t) => t.trade.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(store.batches.at(-1)!.states[0]).toMatchObject({ symbol: 'AAPL', volume: 20 });
     expect(service.health).toBe('ok');
   });
@@ -96,9 +106,9 @@ describe(HistoryService.name, () => {
     await service.flush();
     expect(service.health).toBe('ok');
     expect(service.pending).toBe(0);
-    expect(store.written('trades').map((t) => t.trade.seq)).toEqual([1, 2, 3, 4]);
+    expect(store.writtenTrades().map((t) => t.trade.seq)).toEqual([1, 2, 3, 4]);
     const starts = store
-      .written('bars')
+      .writtenBars()
       .filter((b) => b.interval === '1s')
       .map((b) => b.bar.start);
     expect(starts).toEqual([0, 1, 2, 3].map((k) => T0 + k * 1000));
@@ -115,7 +125,7 @@ describe(HistoryService.name, () => {
     expect(service.pending).toBeLessThanOrEqual(2000);
     store.fail = false;
     await service.flush();
-    const seqs = store.written('trades').map((t) => t.trade.seq);
+    const seqs = store.writtenTrades().map((t) => t.trade.seq);
     expect(seqs).toHaveLength(1000);
     expect(seqs[0]).toBe(501);
     expect(seqs.at(-1)).toBe(1500);
@@ -136,7 +146,7 @@ describe(HistoryService.name, () => {
     await first;
     await service.flush();
     expect(store.writesStarted).toBe(2);
-    expect(store.written('trades').map((t) => t.trade.seq)).toEqual([1, 2, 3, 4]);
+    expect(store.writtenTrades().map((t) => t.trade.seq)).toEqual([1, 2, 3, 4]);
   });
 
   it('on a shared store writes only while this node owns the feed', async () => {
