@@ -16,6 +16,13 @@ export const LIMITS = {
   maxSymbolLength: 16,
   /** Entries a `subscribe`/`unsubscribe` request may name before the schema refuses it outright. */
   maxSymbolsPerRequest: 500,
+  /**
+   * Candle intervals one `subscribe` may ask for (`candles`), each for every symbol of the
+   * request: a socket holds at most `maxSymbolsPerClient` times this many candle pairs.
+   */
+  maxCandleIntervals: 4,
+  /** Alerts one `alert:set` or `alert:clear` may carry (a viewer holds at most `MAX_ALERTS_PER_VIEWER`). */
+  maxAlertsPerRequest: 100,
   /** Items in one feed batch (`ticks` or `trades`). */
   maxFeedBatch: 5000,
   /** Rejections a feed ack lists at most (the first ones, in batch order); `rejectedCount` has them all. */
@@ -88,6 +95,10 @@ export const ErrorCode = {
    * allows, or is older than what the gateway already holds for that symbol.
    */
   BAD_TIMESTAMP: 'BAD_TIMESTAMP',
+  /** The viewer would hold more alerts than `MAX_ALERTS_PER_VIEWER`, or the node more than `MAX_ALERTS`. */
+  TOO_MANY_ALERTS: 'TOO_MANY_ALERTS',
+  /** `alert:clear` named an id this viewer holds no alert under; `ids` lists which. */
+  UNKNOWN_ALERT: 'UNKNOWN_ALERT',
   /** REST: no such resource. */
   NOT_FOUND: 'NOT_FOUND',
   /** Something failed on the server; the request may be retried. */

@@ -19,6 +19,39 @@ const SymbolList = z.array(SymbolSchema).min(1).max(LIMITS.maxSymbolsPerRequest)
  */
 export const EpochSchema = z.string().min(1).max(64);
 
+/**
+ * Candle intervals, aligned to UTC (epoch ms multiples of the width; `1d` is the UTC day the day
+ * figures use). Intervals with no tick have no bar.
+ */
+export const CANDLE_INTERVALS = {
+  '1s': 1_000,
+  '5s': 5_000,
+  '1m': 60_000,
+  '5m': 300_000,
+  '15m': 900_000,
+  '1h': 3_600_000,
+  '1d': 86_400_000,
+} as const;
+export const CandleIntervalSchema = z.enum(Object.keys(CANDLE_INTERVALS) as [keyof typeof CANDLE_INTERVALS]);
+export type CandleInterval = z.infer<typeof CandleIntervalSchema>;
+
+/** One bar of one symbol at one interval, folded from every tick applied in it. */
+export const CandleSchema = z.object({
+  /** The bar's open time, epoch ms (a multiple of the interval's width). */
+  start: z.number(),
+  open: z.number(),
+  high: z.number(),
+  low: z.number(),
+  close: z.number(),
+  /** Units traded in the bar (the ticks' volumes). */
+  volume: z.number(),
+  /** Ticks folded into it. */
+  ticks: z.number().int().nonnegative(),
+  /** False for the open bar: it may still change. */
+  closed: z.boolean(),
+});
+export type Candle = z.infer<typeof CandleSchema>;
+
 /** Client -> server `subscribe` payload. */
 export const SubscribeRequestSchema = z
   .strictObject({
@@ -28,6 +61,13 @@ export const SubscribeRequestSchema = z
     throttleMs: z.number().int().positive().optional(),
     /** The epoch `since` was counted in (a snapshot's or ack's `epoch`); required with `since`. */
     epoch: EpochSchema.optional(),
+    /**
+     * Live candles: intervals (at most `LIMITS.maxCandleIntervals`, repeats count once) whose bars
+     * every symbol of this request streams in the `frame`s, at its tier. Replaces the intervals of
+     * the symbols named (absent or `[]`: none); `unsubscribe` drops them. The ack's `candles`
+     * carries the open bars as the starting point.
+     */
+    candles: z.array(CandleIntervalSchema).max(LIMITS.maxCandleIntervals).optional(),
     /**
      * Trade recovery after a reconnect: per symbol the last trade `seq` the client holds, in
      * `epoch`. The ack then carries the trades after it, or lists the symbol in `gaps` when they
@@ -139,8 +179,31 @@ export const TradeBatchSchema = z.object({
 export type TradeBatch = z.infer<typeof TradeBatchSchema>;
 
 /**
+ * The bars of one (symbol, interval) pair a viewer holds through `subscribe {candles}`: in a
+ * {@link ViewerFrame} and a `subscribe` ack.
+ */
+export const CandleBatchSchema = z.object({
+  symbol: z.string(),
+  interval: CandleIntervalSchema,
+  /**
+   * In a frame: every bar that closed since the viewer's previous frame for this pair (`closed:
+   * true`, final, oldest first, each exactly once, never conflated), then the open bar
+   * (`closed: false`) when it changed: its exact OHLCV from every tick since it opened, whatever
+   * the quotes conflated. In an ack: the open bar, or nothing when none is open.
+   */
+  bars: z.array(CandleSchema),
+  /**
+   * True when more bars closed since the viewer's previous frame than the gateway keeps for the
+   * interval: some before these were never delivered; reload them from `GET /api/candles`.
+   * Absent otherwise.
+   */
+  gap: z.literal(true).optional(),
+});
+export type CandleBatch = z.infer<typeof CandleBatchSchema>;
+
+/**
  * Version of the {@link ViewerFrame} shape. Raised only for a change an older client would
- * misread; new optional keys (closed candles, fired alerts) are added without raising it, so a
+ * misread; new optional keys (`candles`, fired alerts) are added without raising it, so a
  * client ignores the keys it does not know.
  */
 export const FRAME_VERSION = 1;
@@ -163,6 +226,13 @@ export const ViewerFrameSchema = z.object({
    * per symbol, each trade exactly once and in order, whatever the viewer's quote tier.
    */
   trades: z.array(TradeBatchSchema).optional(),
+  /**
+   * The viewer's candle pairs (`subscribe {candles}`) with news since its previous frame at
+   * their symbol's tier, one batch per pair: the bars that closed, then the open bar if it
+   * changed. Closed bars are never skipped, also while the connection is backed up (the open bar
+   * then waits, like quotes).
+   */
+  candles: z.array(CandleBatchSchema).optional(),
 });
 export type ViewerFrame = z.infer<typeof ViewerFrameSchema>;
 
@@ -188,39 +258,6 @@ export const HistorySchema = z.object({
   points: z.array(HistoryPointSchema),
 });
 export type History = z.infer<typeof HistorySchema>;
-
-/**
- * Candle intervals, aligned to UTC (epoch ms multiples of the width; `1d` is the UTC day the day
- * figures use). Intervals with no tick have no bar.
- */
-export const CANDLE_INTERVALS = {
-  '1s': 1_000,
-  '5s': 5_000,
-  '1m': 60_000,
-  '5m': 300_000,
-  '15m': 900_000,
-  '1h': 3_600_000,
-  '1d': 86_400_000,
-} as const;
-export const CandleIntervalSchema = z.enum(Object.keys(CANDLE_INTERVALS) as [keyof typeof CANDLE_INTERVALS]);
-export type CandleInterval = z.infer<typeof CandleIntervalSchema>;
-
-/** One bar of one symbol at one interval, folded from every tick applied in it. */
-export const CandleSchema = z.object({
-  /** The bar's open time, epoch ms (a multiple of the interval's width). */
-  start: z.number(),
-  open: z.number(),
-  high: z.number(),
-  low: z.number(),
-  close: z.number(),
-  /** Units traded in the bar (the ticks' volumes). */
-  volume: z.number(),
-  /** Ticks folded into it. */
-  ticks: z.number().int().nonnegative(),
-  /** False for the open bar: it may still change. */
-  closed: z.boolean(),
-});
-export type Candle = z.infer<typeof CandleSchema>;
 
 /** `GET /api/candles/{symbol}` body. */
 export const CandlesSchema = z.object({
@@ -298,6 +335,11 @@ export type SubscribeAck =
        * every symbol of a `since` from another epoch.
        */
       gaps: string[];
+      /**
+       * With `candles`: one batch per requested (symbol, interval) pair, in request order, its
+       * `bars` the open bar (or none): the state the frames' candles continue from.
+       */
+      candles?: CandleBatch[];
     }
   | Rejected;
 

@@ -25,18 +25,20 @@ export function onFrame(socket: MarketClient, handlers: FrameHandlers): () => vo
 
 /**
  * What is wrong with a frame as the protocol defines it, or undefined: `v` 1 first, then
- * `quotes`, then `trades`, each present only when non-empty, at most one quote and one batch
+ * `quotes`, `trades` and `candles`, each present only when non-empty, at most one quote and one batch
  * per symbol, and every symbol one of `symbols`. Key order matters to clients that stream-parse
  * the wire text, so it is checked on the parsed object (JSON.parse keeps it).
  */
 export function frameProblem(frame: ViewerFrame, symbols: ReadonlySet<string>): string | undefined {
   const keys = Object.keys(frame);
-  const order = ['v', 'quotes', 'trades'];
+  const order = ['v', 'quotes', 'trades', 'candles'];
   if (keys[0] !== 'v' || keys.some((k, n) => n > 0 && order.indexOf(k) <= order.indexOf(keys[n - 1]!))) {
     return `keys ${keys.join(',')}`;
   }
   if (frame.v !== 1) return `v ${String(frame.v)}`;
-  if (!frame.quotes && !frame.trades) return 'an empty frame';
+  if (!frame.quotes && !frame.trades && !frame.candles) return 'an empty frame';
+  if (frame.candles?.length === 0) return 'an empty candles list';
+  if (frame.candles?.some((b) => b.bars.length === 0)) return 'an empty candle batch';
   if (frame.quotes?.length === 0) return 'an empty quotes list';
   if (frame.trades?.length === 0) return 'an empty trades list';
   if (frame.trades?.some((b) => b.trades.length === 0)) return 'an empty trade batch';
@@ -44,7 +46,10 @@ export function frameProblem(frame: ViewerFrame, symbols: ReadonlySet<string>): 
   const traded = (frame.trades ?? []).map((b) => b.symbol);
   if (new Set(quoted).size !== quoted.length) return `two quotes of one symbol: ${quoted.join(',')}`;
   if (new Set(traded).size !== traded.length) return `two batches of one symbol: ${traded.join(',')}`;
-  const foreign = [...quoted, ...traded].filter((s) => !symbols.has(s));
+  const charted = (frame.candles ?? []).map((b) => b.symbol);
+  const pairs = (frame.candles ?? []).map((b) => `${b.symbol}/${b.interval}`);
+  if (new Set(pairs).size !== pairs.length) return `two batches of one candle pair: ${pairs.join(',')}`;
+  const foreign = [...quoted, ...traded, ...charted].filter((s) => !symbols.has(s));
   if (foreign.length > 0) return `symbols not subscribed: ${foreign.join(',')}`;
   return undefined;
 }

@@ -81,6 +81,58 @@ describe(CandleRing.name, () => {
     expect(ring.closed().map((c) => c.start)).toEqual([D0 + 4000, D0 + 5000, D0 + 6000]);
   });
 
+  it('bumps its version on every change and on nothing else', () => {
+    const ring = new CandleRing(1000, 3);
+    const v0 = ring.version;
+    ring.fold(D0 + 10, 100, 1);
+    ring.fold(D0 + 20, 100, 0); // the same price, no volume: still a tick folded
+    expect(ring.version).toBe(v0 + 2);
+    ring.openBar();
+    ring.closed();
+    ring.closedAfter(0);
+    expect(ring.closeIfDue(D0 + 999)).toBe(false);
+    expect(ring.version).toBe(v0 + 2);
+    expect(ring.closeIfDue(D0 + 1000)).toBe(true);
+    const v1 = ring.version;
+    expect(v1).toBeGreaterThan(v0 + 2);
+    ring.load([{ start: D0 + 5000, open: 1, high: 1, low: 1, close: 1, volume: 0, ticks: 1, closed: true }]);
+    expect(ring.version).toBeGreaterThan(v1);
+    const v2 = ring.version;
+    ring.restore(ring.export());
+    expect(ring.version).toBeGreaterThan(v2);
+  });
+
+  it('exports its bars as flat numbers and restores them exactly, its cursor moved on by the new ones only', () => {
+    const source = new CandleRing(1000, 4);
+    [100, 101.25, 99.5, 102, 103, 98].forEach((p, s) => source.fold(D0 + s * 1000 + 7, p, s + 0.5));
+    source.fold(D0 + 5500, 104.75, 2);
+    const data = JSON.parse(JSON.stringify(source.export())) as ReturnType<CandleRing['export']>;
+    expect(data.closed).toHaveLength(4 * 7);
+    expect(data.open).toEqual([D0 + 5000, 98, 104.75, 98, 104.75, 7.5, 2]);
+
+    // A copy that had the first two bars itself (same cluster, counted on its own).
+    const copy = new CandleRing(1000, 4);
+    [100, 101.25, 99.5].forEach((p, s) => copy.fold(D0 + s * 1000 + 7, p, s + 0.5));
+    copy.closeIfDue(D0 + 2000);
+    expect(copy.closed().map((c) => c.start - D0)).toEqual([0, 1000]);
+    const cursor = copy.closedCount; // 2: D0 and D0 + 1000 handed out
+    expect(cursor).toBe(2);
+    copy.restore(data);
+    expect(copy.closed()).toEqual(source.closed());
+    expect(copy.openBar()).toEqual(source.openBar());
+    // The four exported bars: D0 + 1000 it had, D0 + 2000 .. 4000 are new to it. (D0 is gone, as at the source.)
+    expect(copy.closedAfter(cursor)!.map((c) => c.start - D0)).toEqual([2000, 3000, 4000]);
+    // A smaller ring keeps the newest; an export with no open bar leaves none.
+    const small = new CandleRing(1000, 2);
+    small.restore({ closed: data.closed, open: null });
+    expect(small.closed()).toEqual(source.closed().slice(-2));
+    expect(small.openBar()).toBeNull();
+    // Restoring what it holds hands nothing out again.
+    const again = copy.closedCount;
+    copy.restore(copy.export());
+    expect(copy.closedAfter(again)).toEqual([]);
+  });
+
   it('answers ranges oldest first: from <= start < to, the newest `limit`', () => {
     const ring = new CandleRing(1000, 100);
     for (let s = 0; s < 11; s++) ring.fold(D0 + s * 1000, s, 0);

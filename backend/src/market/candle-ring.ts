@@ -1,6 +1,19 @@
 import { CANDLE_INTERVALS, type Candle, type CandleInterval } from '@tickdeck/protocol';
 
 /** Closed bars kept in memory per symbol and interval (older ones are the HistoryStore's). */
+/** Numbers per bar in a {@link CandleRingExport}: start, open, high, low, close, volume, ticks. */
+const BAR_FIELDS = 7;
+
+/**
+ * A ring's bars as JSON-safe data (a cluster sync): `closed` the closed bars, oldest first, and
+ * `open` the open bar or null, each bar as {@link BAR_FIELDS} numbers in a row (start, open,
+ * high, low, close, volume, ticks), flat: some 55 bytes of JSON a bar, no keys repeated.
+ */
+export interface CandleRingExport {
+  closed: number[];
+  open: number[] | null;
+}
+
 export const CANDLE_RING_CAPACITY: Readonly<Record<CandleInterval, number>> = {
   '1s': 900, // 15 minutes
   '5s': 720, // 1 hour
@@ -32,6 +45,8 @@ export class CandleRing {
   private count = 0;
   /** Bars closed since this ring was made: a cursor for reading each closed bar once. */
   private closedTotal = 0;
+  /** Bumped by every change (a tick folded, a bar closed, bars loaded or restored). */
+  private changes = 0;
   // The open bar.
   private oStart = -1;
   private oOpen = 0;
@@ -63,13 +78,25 @@ export class CandleRing {
     return this.count;
   }
 
-  /** Bars closed so far (including those the ring no longer holds). */
+  /**
+   * Bars closed so far (including those the ring no longer holds): a cursor local to this ring,
+   * not part of its state ({@link restore} moves it on by the bars new to it).
+   */
   get closedCount(): number {
     return this.closedTotal;
   }
 
+  /**
+   * Changes so far: equal to a value read earlier, nothing changed since (neither the open bar
+   * nor the closed ones). Cheap to compare at every flush.
+   */
+  get version(): number {
+    return this.changes;
+  }
+
   /** Folds one tick. */
   fold(ts: number, price: number, volume: number): void {
+    this.changes++;
     if (this.oStart >= 0 && ts < this.oStart + this.widthMs) {
       if (price > this.oHigh) this.oHigh = price;
       if (price < this.oLow) this.oLow = price;
@@ -89,6 +116,7 @@ export class CandleRing {
 
   /** Loads closed bars (oldest first, after any held), as a restart restores them. */
   load(bars: readonly Candle[]): void {
+    this.changes++;
     for (const bar of bars) {
       if (this.count > 0 && bar.start <= this.start[this.head]!) continue;
       this.oStart = bar.start;
@@ -122,6 +150,69 @@ export class CandleRing {
       ticks: this.oTicks,
       closed: false,
     };
+  }
+
+  /** Every bar held, as JSON-safe data (rare: a cluster sync). */
+  export(): CandleRingExport {
+    const closed: number[] = [];
+    for (let k = this.count - 1; k >= 0; k--) {
+      const slot = (this.head - k + this.capacity) % this.capacity;
+      closed.push(
+        this.start[slot]!,
+        this.open[slot]!,
+        this.high[slot]!,
+        this.low[slot]!,
+        this.close[slot]!,
+        this.volume[slot]!,
+        this.ticks[slot]!,
+      );
+    }
+    const open =
+      this.oStart < 0 ? null : [this.oStart, this.oOpen, this.oHigh, this.oLow, this.oClose, this.oVolume, this.oTicks];
+    return { closed, open };
+  }
+
+  /**
+   * Replaces every bar with an {@link export}'s (the newest `capacity` closed ones), exactly.
+   * {@link closedCount} moves on by the exported closed bars newer than the newest held before,
+   * so a cursor read earlier still reads each bar once: those it had (the same bars, on a node
+   * of the same cluster) are not handed out again, the new ones are.
+   */
+  restore(data: CandleRingExport): void {
+    const fields = data.closed;
+    const n = Math.floor(fields.length / BAR_FIELDS);
+    const newest = this.count > 0 ? this.start[this.head]! : -Infinity;
+    let newer = 0;
+    for (let b = n - 1; b >= 0 && fields[b * BAR_FIELDS]! > newest; b--) newer++;
+    this.head = -1;
+    this.count = 0;
+    for (let b = Math.max(0, n - this.capacity); b < n; b++) {
+      const f = b * BAR_FIELDS;
+      const slot = (this.head + 1) % this.capacity;
+      this.head = slot;
+      this.count++;
+      this.start[slot] = fields[f]!;
+      this.open[slot] = fields[f + 1]!;
+      this.high[slot] = fields[f + 2]!;
+      this.low[slot] = fields[f + 3]!;
+      this.close[slot] = fields[f + 4]!;
+      this.volume[slot] = fields[f + 5]!;
+      this.ticks[slot] = fields[f + 6]!;
+    }
+    this.closedTotal += newer;
+    const o = data.open;
+    if (o === null || o.length < BAR_FIELDS) {
+      this.oStart = -1;
+    } else {
+      this.oStart = o[0]!;
+      this.oOpen = o[1]!;
+      this.oHigh = o[2]!;
+      this.oLow = o[3]!;
+      this.oClose = o[4]!;
+      this.oVolume = o[5]!;
+      this.oTicks = o[6]!;
+    }
+    this.changes++;
   }
 
   /**
@@ -167,6 +258,7 @@ export class CandleRing {
 
   private closeOpen(): void {
     if (this.oStart < 0) return;
+    this.changes++;
     const slot = (this.head + 1) % this.capacity;
     this.head = slot;
     if (this.count < this.capacity) this.count++;

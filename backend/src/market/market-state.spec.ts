@@ -1,6 +1,6 @@
 import { DEFAULT_INSTRUMENTS, type FeedTick } from '@tickdeck/protocol';
 import { describe, expect, it } from 'vitest';
-import { MarketState } from './market-state.js';
+import { CANDLE_INTERVAL_LIST, MarketState } from './market-state.js';
 import { TradeRing } from './trade-ring.js';
 
 const DAY = 86_400_000;
@@ -121,6 +121,68 @@ describe(MarketState.name, () => {
     expect(other.epoch).toBe(m.epoch);
     expect(other.snapshot(other.indexOf('AAPL'))).toEqual(m.snapshot(m.indexOf('AAPL')));
     expect(other.exportState()).toEqual(exported);
+  });
+
+  it('carries every candle ring, closed and open bars, through a JSON export exactly', () => {
+    const m = market();
+    const t = Date.UTC(2026, 10, 25, 12);
+    // 30 minutes of AAPL, a tick every 7 s (258 1s bars), and two MSFT ticks: bars at every interval.
+    m.applyTick(tick('MSFT', 400, t + 1000, 3));
+    m.applyTick(tick('MSFT', 401.5, t + 2500, 1));
+    for (let n = 0; n < 258; n++) m.applyTick(tick('AAPL', 100 + Math.sin(n) * 3, t + n * 7000, n % 5));
+    const exported = m.exportState();
+    const wire = JSON.parse(JSON.stringify(exported)) as typeof exported;
+    const copy = market();
+    copy.applyTick(tick('AAPL', 1, t - 60_000)); // bars of its own, replaced
+    copy.importState(wire);
+    for (const symbol of ['AAPL', 'MSFT', 'KO']) {
+      const i = m.indexOf(symbol);
+      for (const interval of CANDLE_INTERVAL_LIST) {
+        const [mine, theirs] = [copy.candleRing(i, interval), m.candleRing(i, interval)];
+        expect(mine.closed(), `${symbol} ${interval}`).toEqual(theirs.closed());
+        expect(mine.openBar(), `${symbol} ${interval}`).toEqual(theirs.openBar());
+      }
+    }
+    expect(m.candleRing(m.indexOf('AAPL'), '1m').size).toBeGreaterThan(25);
+    // MSFT's 1s bars closed by the feed's clock (AAPL's later ticks) are closed in the export.
+    expect(copy.candleRing(m.indexOf('MSFT'), '1s').openBar()).toBeNull();
+    expect(copy.exportState()).toEqual(exported);
+    // The copy goes on from there exactly as the exporter does.
+    for (const x of [m, copy]) x.applyTick(tick('AAPL', 250, t + 258 * 7000, 9));
+    expect(copy.candleRing(m.indexOf('AAPL'), '5m').openBar()).toEqual(m.candleRing(m.indexOf('AAPL'), '5m').openBar());
+    expect(copy.exportState()).toEqual(m.exportState());
+  });
+
+  it('keeps its readers’ candle cursors through an import: the bars new to it come once, none twice', () => {
+    const ahead = market();
+    const behind = market();
+    const t = Date.UTC(2026, 10, 25, 12);
+    for (let n = 0; n < 3; n++) ahead.applyTick(tick('AAPL', 100 + n, t - 10_000 + n * 1000)); // before behind joined
+    for (let n = 0; n < 10; n++) {
+      ahead.applyTick(tick('AAPL', 110 + n, t + n * 1000));
+      if (n < 6) behind.applyTick(tick('AAPL', 110 + n, t + n * 1000));
+    }
+    const i = behind.indexOf('AAPL');
+    const cursor = behind.candleRing(i, '1s').closedCount; // it handed out t .. t + 4000
+    expect(
+      behind
+        .candleRing(i, '1s')
+        .closed()
+        .map((c) => c.start - t),
+    ).toEqual([0, 1000, 2000, 3000, 4000]);
+    behind.importState(ahead.exportState());
+    expect(
+      behind
+        .candleRing(i, '1s')
+        .closedAfter(cursor)!
+        .map((c) => c.start - t),
+    ).toEqual([5000, 6000, 7000, 8000]);
+    // An export from before candles were exported: the bars held stay.
+    const old = ahead.exportState();
+    delete old.candles;
+    const before = behind.candleRing(i, '1m').closed();
+    behind.importState(old);
+    expect(behind.candleRing(i, '1m').closed()).toEqual(before);
   });
 
   it('names its epoch after a seed only while it has applied nothing', () => {

@@ -12,7 +12,7 @@ import {
   type Trade,
 } from '@tickdeck/protocol';
 import { createHash, randomBytes } from 'node:crypto';
-import { CandleRing } from './candle-ring.js';
+import { CandleRing, type CandleRingExport } from './candle-ring.js';
 import { HistoryRing } from './history-ring.js';
 import { TradeRing } from './trade-ring.js';
 
@@ -73,6 +73,11 @@ export type MarketStateExport = {
   history: HistoryPoint[][];
   /** Per symbol: the trades held, oldest first. */
   trades: Trade[][];
+  /**
+   * Per symbol: its bars per interval, closed and open, as of `lastEventAt` (bars due by then are
+   * closed). Absent from an export of a node that predates it: the importer keeps its own bars.
+   */
+  candles?: Partial<Record<CandleInterval, CandleRingExport>>[];
 } & Record<ExportedField, number[]>;
 
 /** A new epoch id: 12 hex digits, random. */
@@ -233,7 +238,12 @@ export class MarketState {
    * only at the symbol's next tick, and a replayed feed's bars close on its own clock.
    */
   candleRing(i: number, interval: CandleInterval): CandleRing {
-    const ring = this.candles[i]![CANDLE_INTERVAL_LIST.indexOf(interval)]!;
+    return this.candleRingAt(i, CANDLE_INTERVAL_LIST.indexOf(interval));
+  }
+
+  /** {@link candleRing} by the interval's index `k` in {@link CANDLE_INTERVAL_LIST} (for every flush). */
+  candleRingAt(i: number, k: number): CandleRing {
+    const ring = this.candles[i]![k]!;
     ring.closeIfDue(this.lastEventAt);
     return ring;
   }
@@ -345,6 +355,9 @@ export class MarketState {
       lastEventAt: this.lastEventAt,
       history: this.history.map((h) => h.since(-Infinity)),
       trades: this.trades.map((t) => t.latest(t.capacity)),
+      candles: this.candles.map((_, i) =>
+        Object.fromEntries(CANDLE_INTERVAL_LIST.map((interval, k) => [interval, this.candleRingAt(i, k).export()])),
+      ),
     } as MarketStateExport;
     for (const f of EXPORTED_FIELDS) out[f] = Array.from(this[f]);
     return out;
@@ -387,6 +400,14 @@ export class MarketState {
         if (t.ts > lastEventTs) lastEventTs = t.ts;
       }
       this.trades[i] = trades;
+      // In place: readers' cursors (closedCount) stay valid, see CandleRing.restore.
+      const bars = s.candles?.[k];
+      if (bars) {
+        CANDLE_INTERVAL_LIST.forEach((interval, j) => {
+          const ring = bars[interval];
+          if (ring) this.candles[i]![j]!.restore(ring);
+        });
+      }
       // Derived, not exported, so a cluster sync keeps its shape: the latest tick and the trades held tell it.
       this.lastEventTss[i] = lastEventTs;
     });

@@ -258,6 +258,120 @@ describe(SubscriptionService.name, () => {
     expect(written.flatMap((w) => w.sockets)).toEqual([]);
   });
 
+  describe('live candles', () => {
+    const tickAt = (symbol: string, last: number, ts: number) =>
+      market.applyTick({ symbol, ts, last, bid: last, ask: last + 0.01, volume: 1 });
+    /** [symbol, interval, [start - T0, closed]] of each candle batch a socket received. */
+    const candleBars = (socket: ViewerSocket) =>
+      arrivals
+        .get(socket)!
+        .flatMap((f) =>
+          (f.candles ?? []).map((b) => [b.symbol, b.interval, b.bars.map((c) => [c.start - T0, c.closed])]),
+        );
+
+    it('acks the open bars of the pairs asked for, then streams their bars in the frames at the tier', () => {
+      tickAt('AAPL', 100, T0 + 10);
+      tickAt('AAPL', 130, T0 + 20); // a spike
+      tickAt('AAPL', 101, T0 + 30);
+      const { socket } = connect();
+      const ack = service.subscribe(socket, {
+        symbols: ['AAPL', 'MSFT'],
+        throttleMs: 100,
+        candles: ['1s', '1m', '1s'],
+      });
+      if (!ack.ok) throw new Error(ack.error.message);
+      const open = { start: T0, open: 100, high: 130, low: 100, close: 101, volume: 3, ticks: 3, closed: false };
+      expect(ack.candles).toStrictEqual([
+        { symbol: 'AAPL', interval: '1s', bars: [open] },
+        { symbol: 'AAPL', interval: '1m', bars: [open] },
+        { symbol: 'MSFT', interval: '1s', bars: [] },
+        { symbol: 'MSFT', interval: '1m', bars: [] },
+      ]);
+      // Without candles the ack is as it always was.
+      const { socket: plain } = connect();
+      expect(service.subscribe(plain, { symbols: ['AAPL'], throttleMs: 100 })).not.toHaveProperty('candles');
+
+      vi.advanceTimersByTime(100); // the flush after the ack: AAPL was dirty, its bars did not move
+      expect(candleBars(socket)).toEqual([]);
+      tickAt('AAPL', 102, T0 + 1005); // closes the 1s bar the ack showed
+      tickAt('MSFT', 400, T0 + 1010);
+      vi.advanceTimersByTime(100);
+      expect(candleBars(socket)).toEqual([
+        [
+          'AAPL',
+          '1s',
+          [
+            [0, true],
+            [1000, false],
+          ],
+        ],
+        ['AAPL', '1m', [[0, false]]],
+        ['MSFT', '1s', [[1000, false]]],
+        ['MSFT', '1m', [[0, false]]],
+      ]);
+      expect(arrivals.get(socket)!.at(-1)!.candles![0]!.bars[0]).toMatchObject({ high: 130, close: 101 });
+      expect(arrivals.get(plain)!.every((f) => f.candles === undefined)).toBe(true);
+    });
+
+    it('refuses a malformed candles value as BAD_REQUEST and changes nothing', () => {
+      const { socket } = connect();
+      expect(service.subscribe(socket, { symbols: ['AAPL'], throttleMs: 100, candles: ['1s'] })).toMatchObject({
+        ok: true,
+      });
+      const sub = socket.data.subs.get('AAPL');
+      const group = socket.data.viewer.group;
+      for (const candles of [
+        ['2m'],
+        '1m',
+        [1000],
+        ['1s', '5s', '1m', '5m', '15m'],
+        [{ symbol: 'AAPL', interval: '1m' }],
+      ]) {
+        const ack = service.subscribe(socket, { symbols: ['AAPL', 'MSFT'], throttleMs: 250, candles });
+        expect(ack, JSON.stringify(candles)).toMatchObject({
+          ok: false,
+          error: { code: 'BAD_REQUEST', message: expect.stringMatching(/^candles/) },
+        });
+      }
+      expect([...socket.data.subs.keys()]).toEqual(['AAPL']);
+      expect(socket.data.subs.get('AAPL')).toBe(sub);
+      expect(socket.data.viewer.group).toBe(group);
+      tickAt('AAPL', 100, T0 + 10);
+      vi.advanceTimersByTime(100);
+      expect(candleBars(socket)).toEqual([['AAPL', '1s', [[0, false]]]]);
+    });
+
+    it('replaces the intervals of the symbols a subscribe names, and drops them on unsubscribe', () => {
+      const { socket } = connect();
+      service.subscribe(socket, { symbols: ['AAPL', 'MSFT'], throttleMs: 100, candles: ['1s'] });
+      service.subscribe(socket, { symbols: ['MSFT'], throttleMs: 100, candles: ['5s'] });
+      tickAt('AAPL', 100, T0 + 10);
+      tickAt('MSFT', 400, T0 + 10);
+      vi.advanceTimersByTime(100);
+      expect(candleBars(socket).map(([s, i]) => `${s}/${i}`)).toEqual(['AAPL/1s', 'MSFT/5s']);
+      // Named without candles: none for it; the others keep theirs.
+      service.subscribe(socket, { symbols: ['AAPL'], throttleMs: 100 });
+      tickAt('AAPL', 101, T0 + 20);
+      tickAt('MSFT', 401, T0 + 20);
+      vi.advanceTimersByTime(100);
+      expect(
+        arrivals
+          .get(socket)!
+          .at(-1)!
+          .candles!.map((b) => `${b.symbol}/${b.interval}`),
+      ).toEqual(['MSFT/5s']);
+      expect(service.unsubscribe(socket, { symbols: ['MSFT'] })).toEqual({ ok: true, symbols: ['MSFT'] });
+      expect(socket.data.viewer.group).toMatchObject({ candles: null });
+      tickAt('MSFT', 402, T0 + 30);
+      tickAt('AAPL', 102, T0 + 30);
+      vi.advanceTimersByTime(100);
+      expect(arrivals.get(socket)!.at(-1)).toStrictEqual({
+        v: FRAME_VERSION,
+        quotes: [expect.objectContaining({ symbol: 'AAPL', seq: 3 })],
+      });
+    });
+  });
+
   describe('recovery with since', () => {
     beforeEach(() => {
       for (let n = 0; n < 4; n++) trade('AAPL');

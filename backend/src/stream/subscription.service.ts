@@ -3,6 +3,8 @@ import {
   ErrorCode,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
+  type CandleBatch,
+  type CandleInterval,
   type ClientToServerEvents,
   type ErrorBody,
   type Quote,
@@ -17,9 +19,9 @@ import {
 import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { MarketState } from '../market/market-state.js';
+import { CANDLE_INTERVAL_LIST, MarketState } from '../market/market-state.js';
 import type { ViewerSessionData } from '../security/viewer-session.js';
-import { Throttler, type Viewer } from './throttler.js';
+import { candleSeries, Throttler, type Viewer } from './throttler.js';
 
 /** One held symbol of one socket. A new object per (re)subscription, so stale deferred work can tell. */
 interface Subscription {
@@ -28,6 +30,8 @@ interface Subscription {
   ready: boolean;
   /** False until the socket may get its trades without repeating any the snapshot counts. */
   trades: boolean;
+  /** Indices in `CANDLE_INTERVAL_LIST` of the intervals whose bars it streams. */
+  readonly candles: readonly number[];
 }
 
 /** A viewer socket as the throttler sees it. */
@@ -79,7 +83,7 @@ export class SubscriptionService {
   /** Sets up a connected socket's state. */
   attach(socket: ViewerSocket): void {
     socket.data.subs = new Map();
-    socket.data.viewer = { socket, group: null, lagging: false, owed: null };
+    socket.data.viewer = { socket, group: null, lagging: false, owed: null, candleOwed: null };
     this.viewers.set(socket, socket.data.viewer);
   }
 
@@ -114,8 +118,12 @@ export class SubscriptionService {
       });
     }
 
+    const intervals = [...new Set<CandleInterval>(req.candles ?? [])];
+    const candleIndices = intervals.map((interval) => CANDLE_INTERVAL_LIST.indexOf(interval));
     const snapshots: Snapshot[] = [];
     const trades: TradeBatch[] = [];
+    const candles: CandleBatch[] = [];
+    const fresh: number[] = [];
     const gaps: string[] = [];
     const held: [string, Subscription, Snapshot][] = [];
     // Seqs of another epoch count other trades: what came after them cannot be told, only a gap.
@@ -129,7 +137,19 @@ export class SubscriptionService {
       // Trades queued for the next flush are at or below the snapshot's tradeSeq: when there are
       // some, the symbol's trades come from the flush after it (what came after the snapshot
       // meanwhile, right after it).
-      const sub: Subscription = { tierMs, ready: false, trades: !this.throttler.hasPendingTrades(i) };
+      const sub: Subscription = {
+        tierMs,
+        ready: false,
+        trades: !this.throttler.hasPendingTrades(i),
+        candles: candleIndices,
+      };
+      // The open bars now: where the frames' candles continue from (the throttler reads the same
+      // rings in this same turn, when `sync` below hands it the fresh series).
+      intervals.forEach((interval, n) => {
+        const open = this.market.candleRingAt(i, candleIndices[n]!).openBar();
+        candles.push({ symbol, interval, bars: open === null ? [] : [open] });
+        fresh.push(candleSeries(i, candleIndices[n]!));
+      });
       subs.set(symbol, sub);
       held.push([symbol, sub, snapshot]);
       deferTrades ||= !sub.trades;
@@ -151,8 +171,10 @@ export class SubscriptionService {
       this.throttler.afterNextFlush(0, socket.data.viewer, () => this.catchUp(socket, held, k === 0, true));
     if (dirty && k !== 0)
       this.throttler.afterNextFlush(k, socket.data.viewer, () => this.catchUp(socket, held, true, false));
-    this.sync(socket);
-    return { ok: true, throttleMs: tierMs, epoch: this.market.epoch, snapshots, trades, gaps };
+    this.sync(socket, fresh);
+    const ack: SubscribeAck = { ok: true, throttleMs: tierMs, epoch: this.market.epoch, snapshots, trades, gaps };
+    if (req.candles !== undefined) ack.candles = candles;
+    return ack;
   }
 
   unsubscribe(socket: ViewerSocket, payload: unknown): UnsubscribeAck {
@@ -227,15 +249,28 @@ export class SubscriptionService {
     socket.emit('frame', frame);
   }
 
-  /** Puts the socket in the throttler group of what it holds and may be sent now. */
-  private sync(socket: ViewerSocket): void {
+  /**
+   * Puts the socket in the throttler group of what it holds and may be sent now; `fresh`: the
+   * candle series that start afresh (those of a subscribe's symbols).
+   */
+  private sync(socket: ViewerSocket, fresh: readonly number[] = []): void {
     const quotes: number[][] = this.throttler.tiers.map(() => []);
     const trades: number[] = [];
+    let candles: number[][] | undefined;
     for (const [symbol, sub] of socket.data.subs) {
       const i = this.market.indexOf(symbol);
-      if (sub.ready) quotes[this.throttler.tierIndex(sub.tierMs)]!.push(i);
+      const k = this.throttler.tierIndex(sub.tierMs);
+      if (sub.ready) quotes[k]!.push(i);
       if (sub.trades) trades.push(i);
+      // Candles need no readiness: their cursors start where the ack's open bars are.
+      if (sub.candles.length > 0) {
+        candles ??= this.throttler.tiers.map(() => []);
+        for (const j of sub.candles) candles[k]!.push(candleSeries(i, j));
+      }
     }
-    this.throttler.assign(socket.data.viewer, { quotes, trades });
+    this.throttler.assign(
+      socket.data.viewer,
+      candles === undefined ? { quotes, trades } : { quotes, trades, candles, fresh },
+    );
   }
 }

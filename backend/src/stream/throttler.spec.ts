@@ -1,7 +1,14 @@
-import { DEFAULT_INSTRUMENTS, FRAME_VERSION, type FeedTick, type ViewerFrame } from '@tickdeck/protocol';
+import {
+  DEFAULT_INSTRUMENTS,
+  FRAME_VERSION,
+  type Candle,
+  type CandleInterval,
+  type FeedTick,
+  type ViewerFrame,
+} from '@tickdeck/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MarketState } from '../market/market-state.js';
-import { Throttler, type FrameOut, type Holding, type Viewer } from './throttler.js';
+import { CANDLE_INTERVAL_LIST, MarketState } from '../market/market-state.js';
+import { candleSeries, Throttler, type FrameOut, type Holding, type Viewer } from './throttler.js';
 
 const instruments = DEFAULT_INSTRUMENTS.filter((i) => ['AAPL', 'MSFT', 'KO', 'BTC-USD'].includes(i.symbol));
 const T0 = Date.UTC(2026, 10, 25, 14, 30);
@@ -17,6 +24,8 @@ interface Write {
   viewers: string[];
   count: number;
   frame: ViewerFrame;
+  /** The payload as written. */
+  json: string;
 }
 
 /** Records every write: who, the count it was given, and the frame decoded from its JSON. */
@@ -28,6 +37,7 @@ class FakeOut implements FrameOut<TestViewer> {
       viewers: [...viewers].map((v) => v.name),
       count,
       frame: JSON.parse(json) as ViewerFrame,
+      json,
     });
   }
   /** The frames `name` was written, in order. */
@@ -128,6 +138,8 @@ describe(Throttler.name, () => {
       quotesDelivered: 3,
       tradesDelivered: 0,
       tradeGaps: 0,
+      candlesDelivered: 0,
+      candleGaps: 0,
     });
   });
 
@@ -560,3 +572,287 @@ describe(Throttler.name, () => {
     expect(out.writes).toEqual([]);
   });
 });
+
+describe(`${Throttler.name}: live candles`, () => {
+  /** On a second boundary, so a 1s bar starts at S0. */
+  const S0 = Date.UTC(2026, 10, 25, 14, 31);
+  let market: MarketState;
+  let throttler: Throttler<TestViewer>;
+  let out: FakeOut;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.setSystemTime(0);
+    market = new MarketState(instruments, { historySeconds: 60, tradeHistory: TRADE_HISTORY });
+    throttler = new Throttler(market, [100, 250, 1000]);
+    out = new FakeOut();
+    throttler.start(out);
+  });
+  afterEach(() => {
+    throttler.stop();
+    vi.useRealTimers();
+  });
+
+  const idx = (symbol: string) => market.indexOf(symbol);
+  const series = (symbol: string, interval: CandleInterval) =>
+    candleSeries(idx(symbol), CANDLE_INTERVAL_LIST.indexOf(interval));
+  /** Quotes of `symbols` at tier `ms`, their trades, and their bars at `intervals` (all restarting). */
+  const holding = (ms: number, symbols: string[], intervals: CandleInterval[]): Holding => {
+    const candles = symbols.flatMap((s) => intervals.map((iv) => series(s, iv)));
+    return {
+      quotes: throttler.tiers.map((t) => (t === ms ? symbols.map(idx) : [])),
+      trades: symbols.map(idx),
+      candles: throttler.tiers.map((t) => (t === ms ? candles : [])),
+      fresh: candles,
+    };
+  };
+  const apply = (symbol: string, last: number, ts: number, volume = 1) =>
+    market.applyTick(tick(symbol, last, ts, volume));
+  /** The candle batches `name` was written, in order. */
+  const batchesOf = (name: string) => out.framesOf(name).flatMap((f) => f.candles ?? []);
+  /** The closed bars `name` got for a pair, in order of arrival. */
+  const closedOf = (name: string, symbol: string, interval: CandleInterval): Candle[] =>
+    batchesOf(name)
+      .filter((b) => b.symbol === symbol && b.interval === interval)
+      .flatMap((b) => b.bars.filter((c) => c.closed));
+
+  it('sends the live bar exact: a spike inside one window is its high though no quote carried it', () => {
+    throttler.assign(viewer('a'), holding(250, ['AAPL'], ['1s', '1m']));
+    // Nine ticks within one 250 ms window, a spike in the middle.
+    const prices = [100, 100.5, 101, 100.8, 180, 100.9, 100.7, 100.6, 100.4];
+    prices.forEach((p, n) => apply('AAPL', p, S0 + 10 + n * 20, 2));
+    vi.advanceTimersByTime(250);
+    const frames = out.framesOf('a');
+    expect(frames).toHaveLength(1);
+    const frame = frames[0]!;
+    expect(Object.keys(frame)).toEqual(['v', 'quotes', 'candles']);
+    expect(frame.quotes!.map((q) => [q.last, q.conflated])).toEqual([[100.4, 9]]);
+    const bar = { start: S0, open: 100, high: 180, low: 100, close: 100.4, volume: 18, ticks: 9, closed: false };
+    expect(frame.candles).toStrictEqual([
+      { symbol: 'AAPL', interval: '1s', bars: [bar] },
+      { symbol: 'AAPL', interval: '1m', bars: [bar] },
+    ]);
+    // Nothing moved: no candles, no frame.
+    vi.advanceTimersByTime(1000);
+    expect(out.framesOf('a')).toHaveLength(1);
+  });
+
+  it('sends every closed bar once, final and in order, across flushes, also several closing in one window', () => {
+    const a = viewer('a');
+    const b = viewer('b');
+    throttler.assign(a, holding(100, ['AAPL'], ['1s']));
+    throttler.assign(b, holding(100, ['AAPL'], ['1s']));
+    expect(b.group).toBe(a.group);
+    let ts = S0;
+    const prices: number[] = [];
+    // 40 flushes; feed time runs 4 to 12 times faster than the flushes, so 0 to 3 bars close per window.
+    for (let f = 0; f < 40; f++) {
+      const steps = 1 + (f % 3);
+      for (let n = 0; n < steps; n++) {
+        ts += 400;
+        const p = 100 + ((f * 7 + n * 3) % 11);
+        prices.push(p);
+        apply('AAPL', p, ts);
+      }
+      vi.advanceTimersByTime(100);
+    }
+    const ring = market.candleRing(idx('AAPL'), '1s');
+    const all = ring.closed();
+    expect(all.length).toBeGreaterThan(30);
+    // Exactly the ring's closed bars, each once, in order, whatever the windows.
+    expect(closedOf('a', 'AAPL', '1s')).toEqual(all);
+    // Shared: both in one write each time.
+    expect(out.writes.every((w) => w.count === 2 && w.viewers.join() === 'a,b')).toBe(true);
+    // Windows in which two or three bars closed carried them all.
+    expect(batchesOf('a').some((x) => x.bars.filter((c) => c.closed).length >= 2)).toBe(true);
+    // The open bar comes last in its batch, and is the ring's at that time; the last one is now.
+    for (const x of batchesOf('a')) {
+      const open = x.bars.filter((c) => !c.closed);
+      expect(open.length).toBeLessThanOrEqual(1);
+      if (open.length === 1) expect(x.bars.at(-1)!.closed).toBe(false);
+    }
+    const lastOpen = batchesOf('a')
+      .flatMap((x) => x.bars)
+      .filter((c) => !c.closed)
+      .at(-1);
+    expect(lastOpen).toEqual(ring.openBar());
+    expect(throttler.stats.candleGaps).toBe(0);
+  });
+
+  it('starts a viewer that joins between flushes at its ack: only what came after, then it shares again', () => {
+    const a = viewer('a');
+    throttler.assign(a, holding(100, ['AAPL'], ['1s']));
+    apply('AAPL', 100, S0 + 100);
+    vi.advanceTimersByTime(100);
+    apply('AAPL', 101, S0 + 1100); // closes S0's bar: a is owed it, b joins after
+    const b = viewer('b');
+    throttler.assign(b, holding(100, ['AAPL'], ['1s']));
+    apply('AAPL', 102, S0 + 1200);
+    vi.advanceTimersByTime(100);
+    const [forA, forB] = [out.framesOf('a').at(-1)!, out.framesOf('b').at(-1)!];
+    expect(forA.candles![0]!.bars.map((c) => [c.start, c.closed])).toEqual([
+      [S0, true],
+      [S0 + 1000, false],
+    ]);
+    // b's ack showed the open bar at S0 + 1000: it gets that bar's change only, in its own frame.
+    expect(forB.candles).toStrictEqual([
+      {
+        symbol: 'AAPL',
+        interval: '1s',
+        bars: [{ start: S0 + 1000, open: 101, high: 102, low: 101, close: 102, volume: 2, ticks: 2, closed: false }],
+      },
+    ]);
+    // Its own write (a's is shared with nobody yet, and carries S0's closed bar).
+    expect(out.writes.filter((w) => w.at === 200).map((w) => w.viewers)).toEqual([['b'], ['a']]);
+    // Settled: one write for both.
+    apply('AAPL', 103, S0 + 2000);
+    vi.advanceTimersByTime(100);
+    expect(out.writes.at(-1)!.viewers).toEqual(['a', 'b']);
+    expect(closedOf('b', 'AAPL', '1s').map((c) => c.start)).toEqual([S0 + 1000]);
+    // A fresh re-subscription starts again from the ring as it is now: nothing before it repeats.
+    throttler.assign(b, holding(100, ['AAPL'], ['1s']));
+    apply('AAPL', 104, S0 + 3000);
+    vi.advanceTimersByTime(100);
+    expect(closedOf('b', 'AAPL', '1s').map((c) => c.start)).toEqual([S0 + 1000, S0 + 2000]);
+  });
+
+  it('keeps sending a lagging viewer its closed bars, holds back its open bar, then catches up once', () => {
+    const a = viewer('a');
+    const b = viewer('b');
+    throttler.assign(a, holding(100, ['AAPL'], ['1s']));
+    throttler.assign(b, holding(100, ['AAPL'], ['1s']));
+    throttler.setLagging(a, true);
+    apply('AAPL', 100, S0 + 10);
+    vi.advanceTimersByTime(100);
+    expect(out.framesOf('a')).toEqual([]); // an open bar only: it waits
+    apply('AAPL', 101, S0 + 1010);
+    apply('AAPL', 102, S0 + 2010);
+    vi.advanceTimersByTime(100);
+    // Both bars that closed, and no open bar, no quotes.
+    expect(out.framesOf('a')).toStrictEqual([
+      {
+        v: FRAME_VERSION,
+        candles: [
+          {
+            symbol: 'AAPL',
+            interval: '1s',
+            bars: [
+              expect.objectContaining({ start: S0, close: 100, closed: true }),
+              expect.objectContaining({ start: S0 + 1000, close: 101, closed: true }),
+            ],
+          },
+        ],
+      },
+    ]);
+    expect(out.framesOf('b').at(-1)!.quotes).toHaveLength(1);
+    throttler.setLagging(a, false);
+    apply('AAPL', 103, S0 + 2020);
+    vi.advanceTimersByTime(100);
+    expect(out.framesOf('a').at(-1)!.candles).toStrictEqual([
+      {
+        symbol: 'AAPL',
+        interval: '1s',
+        bars: [{ start: S0 + 2000, open: 102, high: 103, low: 102, close: 103, volume: 2, ticks: 2, closed: false }],
+      },
+    ]);
+    expect(closedOf('a', 'AAPL', '1s')).toEqual(closedOf('b', 'AAPL', '1s'));
+    apply('AAPL', 104, S0 + 3020);
+    vi.advanceTimersByTime(100);
+    expect(out.writes.at(-1)!.viewers).toEqual(['a', 'b']);
+    expect(closedOf('a', 'AAPL', '1s')).toEqual(market.candleRing(idx('AAPL'), '1s').closed());
+  });
+
+  it('says gap: true when more bars closed between two frames than the ring keeps', () => {
+    throttler.assign(viewer('a'), holding(100, ['KO'], ['1s']));
+    const held = market.candleRing(idx('KO'), '1s').capacity;
+    for (let n = 0; n <= held + 4; n++) apply('KO', 60 + (n % 5), S0 + n * 1000);
+    vi.advanceTimersByTime(100);
+    const [batch] = out.framesOf('a')[0]!.candles!;
+    expect(batch!.gap).toBe(true);
+    expect(batch!.bars.filter((c) => c.closed)).toHaveLength(held);
+    expect(batch!.bars[0]!.start).toBe(S0 + 4000);
+    expect(throttler.stats.candleGaps).toBe(1);
+    apply('KO', 61, S0 + (held + 5) * 1000);
+    vi.advanceTimersByTime(100);
+    expect(out.framesOf('a')[1]!.candles![0]!.gap).toBeUndefined();
+  });
+
+  it('delivers candles at their tier only, each phase of a slow tier on its own flush', () => {
+    const slow = viewer('slow', 3);
+    throttler.assign(slow, holding(1000, ['MSFT'], ['5s']));
+    for (let t = 0; t < 20; t++) {
+      apply('MSFT', 400 + t, S0 + t * 500);
+      vi.advanceTimersByTime(100);
+    }
+    // Phase 3 of the 1000 ms tier: at 300 ms, 1300 ms: one frame a second with quotes and candles.
+    expect(out.writes.filter((w) => w.viewers.includes('slow')).map((w) => w.at)).toEqual([300, 1300]);
+    expect(closedOf('slow', 'MSFT', '5s').map((c) => c.start)).toEqual([S0]);
+  });
+
+  it('keeps cursors across cluster syncs: the bars it missed come once, none it had comes again', () => {
+    throttler.assign(viewer('a'), holding(100, ['AAPL'], ['1s', '5s']));
+    // Another node that has been up longer: its rings hold bars (and counts) this one never had.
+    const other = new MarketState(instruments, { historySeconds: 60, tradeHistory: TRADE_HISTORY });
+    for (let n = 0; n < 5; n++) other.applyTick(tick('AAPL', 90 + n, S0 - 5000 + n * 1000, 1));
+    const sync = (from: MarketState) =>
+      market.importState(JSON.parse(JSON.stringify(from.exportState())) as ReturnType<MarketState['exportState']>);
+    for (let n = 0; n < 40; n++) {
+      const t = tick('AAPL', 100 + (n % 9), S0 + n * 400, 1);
+      other.applyTick(t);
+      // Ticks 12..19 miss this node (a lost batch); it adopts the other's state at 20.
+      if (n < 12 || n >= 20) market.applyTick(t);
+      if (n === 20) sync(other);
+      if (n % 9 === 4) sync(market); // every node adopts its own sync too
+      vi.advanceTimersByTime(100);
+    }
+    const i = idx('AAPL');
+    for (const interval of ['1s', '5s'] as const) {
+      const theirs = other.candleRing(i, interval);
+      expect(market.candleRing(i, interval).closed()).toEqual(theirs.closed());
+      expect(closedOf('a', 'AAPL', interval)).toEqual(theirs.closed().filter((c) => c.start >= S0));
+    }
+    expect(throttler.stats.candleGaps).toBe(0);
+  });
+
+  it('changes nothing for viewers without candles: byte-identical frames, no more encodings', () => {
+    const run = (withCandles: boolean) => {
+      throttler.stop();
+      market = new MarketState(instruments, { historySeconds: 60, tradeHistory: TRADE_HISTORY });
+      throttler = new Throttler(market, [100, 250, 1000]);
+      out = new FakeOut();
+      throttler.start(out);
+      const plain = viewer('plain');
+      const quotes = throttler.tiers.map((t) => (t === 100 ? [idx('AAPL'), idx('MSFT')] : []));
+      throttler.assign(plain, { quotes, trades: [idx('AAPL')] });
+      if (withCandles) throttler.assign(viewer('c'), holding(100, ['AAPL', 'MSFT'], ['1s', '5s']));
+      const stringify = vi.spyOn(JSON, 'stringify');
+      for (let n = 0; n < 30; n++) {
+        apply('AAPL', 100 + (n % 4), S0 + n * 300);
+        if (n % 2 === 0) apply('MSFT', 400 - (n % 3), S0 + n * 300 + 1);
+        if (n % 3 === 0) market.applyTrade({ symbol: 'AAPL', ts: S0 + n * 300 + 2, price: 100, size: 1, side: 'buy' });
+        vi.advanceTimersByTime(100);
+      }
+      const encodings = stringify.mock.calls.length;
+      stringify.mockRestore();
+      const plainJson = out.writes.filter((w) => w.viewers.includes('plain')).map((w) => w.json);
+      return { plainJson, encodings, stats: { ...throttler.stats } };
+    };
+    const without = run(false);
+    const withCandles = run(true);
+    expect(without.plainJson.length).toBeGreaterThan(20);
+    expect(withCandles.plainJson).toEqual(without.plainJson);
+    expect(without.plainJson.every((j) => !j.includes('candles'))).toBe(true);
+    // Today's cost: one encoding per changed quote and trade batch, one frame encoding per flush.
+    expect(without.stats).toMatchObject({ candlesDelivered: 0, candleGaps: 0 });
+    expect(without.encodings).toBe(countPieces(without.plainJson));
+    // The candle viewer shares the quote and trade pieces and has candles besides.
+    expect(withCandles.stats.candlesDelivered).toBeGreaterThan(0);
+  });
+});
+
+/** Quotes and trade batches in a list of frame payloads: what one viewer's frames needed serialised. */
+function countPieces(frames: string[]): number {
+  return frames
+    .map((j) => JSON.parse(j) as ViewerFrame)
+    .reduce((n, f) => n + (f.quotes?.length ?? 0) + (f.trades?.length ?? 0), 0);
+}

@@ -1,5 +1,30 @@
-import { FRAME_VERSION, type Quote, type Trade, type TradeBatch } from '@tickdeck/protocol';
-import type { MarketState } from '../market/market-state.js';
+import {
+  FRAME_VERSION,
+  type Candle,
+  type CandleBatch,
+  type Quote,
+  type Trade,
+  type TradeBatch,
+} from '@tickdeck/protocol';
+import type { CandleRing } from '../market/candle-ring.js';
+import { CANDLE_INTERVAL_LIST, type MarketState } from '../market/market-state.js';
+
+/** Candle intervals per symbol: series `s` is symbol `s / N` (rounded down) at interval `s % N`. */
+const INTERVALS = CANDLE_INTERVAL_LIST.length;
+
+/**
+ * The candle series of symbol index `i` at interval index `k` (in `CANDLE_INTERVAL_LIST`): how a
+ * {@link Holding} names a (symbol, interval) pair.
+ */
+export function candleSeries(i: number, k: number): number {
+  return i * INTERVALS + k;
+}
+
+/** Where a viewer stands on one candle series: the ring's `closedCount` and `version` it was sent up to. */
+export interface CandleCursor {
+  closed: number;
+  version: number;
+}
 
 /**
  * One viewer as the throttler sees it: which group it is in and whether its connection keeps up.
@@ -22,6 +47,13 @@ export interface Viewer {
    * whole tier's frames are not written in one burst (see {@link Throttler}).
    */
   phase?: number;
+  /**
+   * Candle series (see {@link candleSeries}) on which it is not where its slot's previous flush
+   * left the slot's other viewers (it took them on between two flushes, or it lags): per series,
+   * where it stands. Its next frame at the series' tier carries what it is owed from there, and
+   * settles it. Null (or absent) when in step on all.
+   */
+  candleOwed?: Map<number, CandleCursor> | null;
 }
 
 /** What a viewer is owed: per tier index, the symbols it gets quotes for; the symbols it gets trades for. */
@@ -29,6 +61,13 @@ export interface Holding {
   /** Per tier index (as {@link Throttler.tiers}), symbol indices. */
   readonly quotes: readonly (readonly number[])[];
   readonly trades: readonly number[];
+  /** Per tier index, the candle series ({@link candleSeries}) it gets bars of; absent: none. */
+  readonly candles?: readonly (readonly number[])[];
+  /**
+   * Candle series that start afresh (a re-subscription): where the ring is now, as the
+   * `subscribe` ack's open bar shows it. Other series it held already continue where they were.
+   */
+  readonly fresh?: readonly number[];
 }
 
 /**
@@ -41,10 +80,12 @@ export interface ViewerGroup<V extends Viewer = Viewer> {
   readonly quotes: readonly (readonly number[])[];
   /** Symbol indices, ascending. */
   readonly trades: readonly number[];
+  /** Per tier index, candle series ascending; null when the group holds none (no cost at all then). */
+  readonly candles: readonly (readonly number[])[] | null;
   readonly members: Set<V>;
   /** Per tier index: the slot (tier and phase) whose flushes carry this group's quotes. */
   readonly slots: readonly number[];
-  /** Members lagging or owed quotes: they are written one by one. */
+  /** Members lagging, owed quotes or owed candles: they are written one by one. */
   special: number;
 }
 
@@ -67,6 +108,10 @@ export interface ThrottlerStats {
   tradesDelivered: number;
   /** Trade batches sent with `gap: true` (the ring was overrun between two flushes). */
   tradeGaps: number;
+  /** Candle bars delivered (closed and open), times the viewers they were written to. */
+  candlesDelivered: number;
+  /** Candle batches built with `gap: true` (more bars closed between two frames than the ring keeps). */
+  candleGaps: number;
 }
 
 /** One tier, or one phase of a tier flushed every `every`-th tick: the unit that is flushed. */
@@ -83,9 +128,24 @@ interface Slot {
   /** Per symbol: the quote's JSON built by the current flush, or null. Reused across flushes. */
   readonly built: (string | null)[];
   afterFlush: (() => void)[];
+  /** Per candle series: groups holding it at this slot. */
+  readonly candleHolders: Int32Array;
+  /** Candle series with holders here: 0 skips the candles at every flush. */
+  candlesHeld: number;
+  /** Per candle series: the ring's closedCount and version at this slot's previous flush (or when first held). */
+  readonly flushedClosed: Float64Array;
+  readonly flushedVersion: Float64Array;
+  /** Per candle series: the batch's JSON built by the current flush, or null; and its bar count. */
+  readonly builtCandles: (string | null)[];
+  readonly builtCandleBars: Int32Array;
+  /** Batches in `builtCandles` (0: nothing to clear). */
+  candlesBuilt: number;
 }
 
 const FRAME_HEAD = `{"v":${FRAME_VERSION}`;
+
+const isSpecial = (viewer: Viewer): boolean =>
+  viewer.lagging || viewer.owed !== null || (viewer.candleOwed !== undefined && viewer.candleOwed !== null);
 
 /**
  * The conflating throttler, and the one place that decides what each viewer is sent. Each flush
@@ -97,7 +157,15 @@ const FRAME_HEAD = `{"v":${FRAME_VERSION}`;
  *   flush of the fastest tier, every new trade once and in order, never skipped. When more trades
  *   than the ring holds arrived between two flushes, the batch carries what it still has and
  *   `gap: true`.
- * Every changed quote and every trade batch is serialised once per flush; a group's frame is
+ * - candles: for viewers that asked for (symbol, interval) pairs, at each flush of the symbol's
+ *   tier, per pair the bars that closed since that tier's previous flush (by the ring's
+ *   `closedCount` cursor: each once, final, in order, never skipped; `gap: true` if the ring
+ *   overwrote some), then the open bar if the ring's `version` moved (its exact state, folded
+ *   from every tick). A viewer that took a pair on between two flushes, or lags, has its own
+ *   cursor until its next frame settles it ({@link Viewer.candleOwed}); the others share the
+ *   slot's, so viewers holding the same pairs share one encoding as for quotes. A group without
+ *   candles costs nothing more than before.
+ * Every changed quote, trade batch and candle batch is serialised once per flush; a group's frame is
  * concatenated from those pieces, and the group is written that one string. Tiers that are
  * multiples of the fastest are flushed by its timer, so a viewer's quotes and trades share one
  * frame; another tier has its own timer (frames of quotes only).
@@ -119,6 +187,8 @@ export class Throttler<V extends Viewer = Viewer> {
     quotesDelivered: 0,
     tradesDelivered: 0,
     tradeGaps: 0,
+    candlesDelivered: 0,
+    candleGaps: 0,
   };
   /** Per tier index and phase: the slot index. */
   private readonly slotOf: number[][];
@@ -161,6 +231,13 @@ export class Throttler<V extends Viewer = Viewer> {
           holders: new Int32Array(n),
           built: new Array<string | null>(n).fill(null),
           afterFlush: [],
+          candleHolders: new Int32Array(n * INTERVALS),
+          candlesHeld: 0,
+          flushedClosed: new Float64Array(n * INTERVALS),
+          flushedVersion: new Float64Array(n * INTERVALS),
+          builtCandles: new Array<string | null>(n * INTERVALS).fill(null),
+          builtCandleBars: new Int32Array(n * INTERVALS),
+          candlesBuilt: 0,
         });
         return this.slots.length - 1;
       });
@@ -203,62 +280,80 @@ export class Throttler<V extends Viewer = Viewer> {
 
   /**
    * Puts `viewer` in the group of viewers holding exactly `holding` (none: out of every group).
-   * Quotes it was owed for symbols it no longer holds are forgotten.
+   * Quotes it was owed for symbols it no longer holds are forgotten. Candle series it takes on (or
+   * that are `fresh`) start where their ring is now; those it keeps continue where it was.
    */
   assign(viewer: V, holding: Holding | null): void {
     const quotes = this.tiers.map((_, k) => [...new Set(holding?.quotes[k] ?? [])].sort((a, b) => a - b));
     const trades = [...new Set(holding?.trades ?? [])].sort((a, b) => a - b);
-    const empty = trades.length === 0 && quotes.every((q) => q.length === 0);
+    const asked = holding?.candles;
+    const candles =
+      asked !== undefined && asked.some((c) => c.length > 0)
+        ? this.tiers.map((_, k) => [...new Set(asked[k] ?? [])].sort((a, b) => a - b))
+        : null;
+    const empty = trades.length === 0 && quotes.every((q) => q.length === 0) && candles === null;
     const phase = this.phaseOf(viewer);
     const slots = this.tiers.map((_, k) => this.slotFor(k, phase));
-    // Viewers share a group only where their phases put their quotes in the same slots.
-    const phased = quotes.some((q, k) => q.length > 0 && this.slotOf[k]!.length > 1);
+    // Viewers share a group only where their phases put their quotes (and candles) in the same slots.
+    const inPhases = (lists: readonly (readonly number[])[]) =>
+      lists.some((l, k) => l.length > 0 && this.slotOf[k]!.length > 1);
+    const phased = inPhases(quotes) || (candles !== null && inPhases(candles));
     const key = empty
       ? ''
-      : `${quotes.map((q) => q.join(',')).join('|')}|t${trades.join(',')}${phased ? `|s${slots.join(',')}` : ''}`;
+      : `${quotes.map((q) => q.join(',')).join('|')}|t${trades.join(',')}${
+          candles === null ? '' : `|c${candles.map((c) => c.join(',')).join('|')}`
+        }${phased ? `|s${slots.join(',')}` : ''}`;
+    const fresh = holding?.fresh ?? [];
     const current = viewer.group;
-    if (current && current.key === key) return;
-    if (current) this.leave(viewer, current);
-    if (empty) {
-      viewer.owed = null;
-      return;
+    if (current && current.key === key && fresh.length === 0) return;
+    // Where it stands on each candle series it will hold, read before it leaves its groups.
+    const standing = candles === null ? null : this.candleStanding(viewer, current, candles, slots, fresh);
+    const wasSpecial = isSpecial(viewer);
+    let group: ViewerGroup<V>;
+    if (current && current.key === key) {
+      group = current;
+    } else {
+      if (current) this.leave(viewer, current);
+      if (empty) {
+        viewer.owed = null;
+        viewer.candleOwed = null;
+        return;
+      }
+      group = this.groups.get(key) ?? this.newGroup(key, quotes, trades, candles, slots);
+      group.members.add(viewer);
+      viewer.group = group;
+      if (viewer.lagging) {
+        // A symbol taken on while lagging: ready means the viewer holds its tier's last flushed state.
+        const owed = (viewer.owed ??= new Map());
+        quotes.forEach((symbols, k) => {
+          const flushed = this.slots[slots[k]!]!.flushedSeq;
+          for (const i of symbols) if (!owed.has(i)) owed.set(i, flushed[i]!);
+        });
+      }
+      if (viewer.owed) {
+        const held = new Set(quotes.flat());
+        for (const i of viewer.owed.keys()) if (!held.has(i)) viewer.owed.delete(i);
+        if (viewer.owed.size === 0) viewer.owed = null;
+      }
     }
-    let group = this.groups.get(key);
-    if (!group) {
-      group = { key, quotes, trades, members: new Set(), slots, special: 0 };
-      this.groups.set(key, group);
-      quotes.forEach((symbols, k) => {
-        const holders = this.slots[slots[k]!]!.holders;
-        for (const i of symbols) holders[i]!++;
-      });
-      for (const i of trades) this.tradeHolders[i]!++;
+    viewer.candleOwed = standing === null ? null : this.candleOwedIn(viewer, group, standing);
+    const special = isSpecial(viewer);
+    if (group !== current) {
+      if (special) group.special++;
+    } else if (special !== wasSpecial) {
+      group.special += special ? 1 : -1;
     }
-    group.members.add(viewer);
-    viewer.group = group;
-    if (viewer.lagging) {
-      // A symbol taken on while lagging: ready means the viewer holds its tier's last flushed state.
-      const owed = (viewer.owed ??= new Map());
-      quotes.forEach((symbols, k) => {
-        const flushed = this.slots[slots[k]!]!.flushedSeq;
-        for (const i of symbols) if (!owed.has(i)) owed.set(i, flushed[i]!);
-      });
-    }
-    if (viewer.owed) {
-      const held = new Set(quotes.flat());
-      for (const i of viewer.owed.keys()) if (!held.has(i)) viewer.owed.delete(i);
-      if (viewer.owed.size === 0) viewer.owed = null;
-    }
-    if (viewer.lagging || viewer.owed) group.special++;
   }
 
   /**
    * The viewer's connection is backed up (true) or has caught up (false). While backed up its
-   * frames carry trades only; it is then owed the latest quote of each symbol that moved.
+   * frames carry trades and closed candles only; it is then owed the latest quote of each symbol
+   * that moved, and the open bar of each candle pair that changed.
    */
   setLagging(viewer: V, lagging: boolean): void {
     if (viewer.lagging === lagging) return;
     const group = viewer.group;
-    const wasSpecial = viewer.lagging || viewer.owed !== null;
+    const wasSpecial = isSpecial(viewer);
     viewer.lagging = lagging;
     if (lagging && group) {
       // It was sent every quote up to each tier's previous flush: that is what it holds.
@@ -268,9 +363,101 @@ export class Throttler<V extends Viewer = Viewer> {
         for (const i of symbols) if (!owed.has(i)) owed.set(i, flushed[i]!);
       });
       if (owed.size === 0) viewer.owed = null;
+      // The same for its candles: from now on it has its own cursor on every pair.
+      group.candles?.forEach((series, k) => {
+        const slot = this.slots[group.slots[k]!]!;
+        for (const c of series) {
+          const candleOwed = (viewer.candleOwed ??= new Map());
+          if (!candleOwed.has(c))
+            candleOwed.set(c, { closed: slot.flushedClosed[c]!, version: slot.flushedVersion[c]! });
+        }
+      });
     }
-    const isSpecial = viewer.lagging || viewer.owed !== null;
-    if (group && wasSpecial !== isSpecial) group.special += isSpecial ? 1 : -1;
+    const special = isSpecial(viewer);
+    if (group && wasSpecial !== special) group.special += special ? 1 : -1;
+  }
+
+  /**
+   * Per candle series of `candles`: where the viewer stands. One it kept at the same tier (and
+   * not `fresh`) continues, from its own cursor or its slot's previous flush; any other starts
+   * where the ring is now.
+   */
+  private candleStanding(
+    viewer: V,
+    current: ViewerGroup<V> | null,
+    candles: readonly (readonly number[])[],
+    slots: readonly number[],
+    fresh: readonly number[],
+  ): Map<number, CandleCursor> {
+    const restart = new Set(fresh);
+    const standing = new Map<number, CandleCursor>();
+    candles.forEach((series, k) => {
+      const held = current?.candles?.[k];
+      const slot = this.slots[slots[k]!]!;
+      for (const c of series) {
+        if (!restart.has(c) && held !== undefined && held.includes(c)) {
+          standing.set(
+            c,
+            viewer.candleOwed?.get(c) ?? { closed: slot.flushedClosed[c]!, version: slot.flushedVersion[c]! },
+          );
+        } else {
+          const ring = this.ring(c);
+          standing.set(c, { closed: ring.closedCount, version: ring.version });
+        }
+      }
+    });
+    return standing;
+  }
+
+  /** What of `standing` the viewer must keep as its own cursors in `group`: all while it lags, else where it is not in step with its slot. */
+  private candleOwedIn(
+    viewer: V,
+    group: ViewerGroup<V>,
+    standing: Map<number, CandleCursor>,
+  ): Map<number, CandleCursor> | null {
+    let owed: Map<number, CandleCursor> | null = null;
+    group.candles?.forEach((series, k) => {
+      const slot = this.slots[group.slots[k]!]!;
+      for (const c of series) {
+        const at = standing.get(c)!;
+        if (!viewer.lagging && at.closed === slot.flushedClosed[c] && at.version === slot.flushedVersion[c]) continue;
+        (owed ??= new Map()).set(c, at);
+      }
+    });
+    return owed;
+  }
+
+  private newGroup(
+    key: string,
+    quotes: number[][],
+    trades: number[],
+    candles: number[][] | null,
+    slots: number[],
+  ): ViewerGroup<V> {
+    const group: ViewerGroup<V> = { key, quotes, trades, candles, members: new Set(), slots, special: 0 };
+    this.groups.set(key, group);
+    quotes.forEach((symbols, k) => {
+      const holders = this.slots[slots[k]!]!.holders;
+      for (const i of symbols) holders[i]!++;
+    });
+    for (const i of trades) this.tradeHolders[i]!++;
+    candles?.forEach((series, k) => {
+      const slot = this.slots[slots[k]!]!;
+      for (const c of series) {
+        if (slot.candleHolders[c]!++ > 0) continue;
+        // Nobody here held it: for its first holders, the slot's previous flush is now.
+        slot.candlesHeld++;
+        const ring = this.ring(c);
+        slot.flushedClosed[c] = ring.closedCount;
+        slot.flushedVersion[c] = ring.version;
+      }
+    });
+    return group;
+  }
+
+  /** The ring of candle series `c`, its bars due by the feed's clock closed. */
+  private ring(c: number): CandleRing {
+    return this.market.candleRingAt((c / INTERVALS) | 0, c % INTERVALS);
   }
 
   /** Viewer groups alive (for metrics and tests). */
@@ -334,11 +521,24 @@ export class Throttler<V extends Viewer = Viewer> {
     const out = this.out;
     if (!out) return;
     let news = 0;
-    for (let s = 0; s < due.length; s++) if (due[s]) news += this.buildQuotes(this.slots[s]!);
+    for (let s = 0; s < due.length; s++) {
+      if (!due[s]) continue;
+      const slot = this.slots[s]!;
+      news += this.buildQuotes(slot);
+      if (slot.candlesHeld > 0) news += this.buildCandles(slot);
+    }
     if (withTrades) news += this.buildTrades();
     if (news > 0) {
       for (const group of this.groups.values()) this.send(out, group, due);
-      for (let s = 0; s < due.length; s++) if (due[s]) this.slots[s]!.built.fill(null);
+      for (let s = 0; s < due.length; s++) {
+        if (!due[s]) continue;
+        const slot = this.slots[s]!;
+        slot.built.fill(null);
+        if (slot.candlesBuilt > 0) {
+          slot.builtCandles.fill(null);
+          slot.candlesBuilt = 0;
+        }
+      }
       if (withTrades) this.builtTrades.fill(null);
     } else {
       // Nothing moved, but a viewer that just caught up may still be owed quotes.
@@ -401,6 +601,56 @@ export class Throttler<V extends Viewer = Viewer> {
     return batches;
   }
 
+  /**
+   * Serialises, once, the candle batch of every series held at `slot` whose ring changed since
+   * the slot's previous flush: the bars closed since, then the open bar.
+   */
+  private buildCandles(slot: Slot): number {
+    const { candleHolders, flushedClosed, flushedVersion, builtCandles, builtCandleBars } = slot;
+    let built = 0;
+    for (let c = 0; c < candleHolders.length; c++) {
+      if (candleHolders[c] === 0) continue;
+      const ring = this.ring(c);
+      const version = ring.version;
+      if (version === flushedVersion[c]) continue;
+      const from = flushedClosed[c]!;
+      flushedClosed[c] = ring.closedCount;
+      flushedVersion[c] = version;
+      const batch = this.candleBatch(c, ring, from, true);
+      if (batch === null) continue;
+      builtCandles[c] = JSON.stringify(batch);
+      builtCandleBars[c] = batch.bars.length;
+      built++;
+    }
+    slot.candlesBuilt = built;
+    return built;
+  }
+
+  /**
+   * Series `c`'s bars after the cursor `closed` (all the ring holds and `gap` when it lost some),
+   * then, with `withOpen`, the open bar; null when that is nothing.
+   */
+  private candleBatch(c: number, ring: CandleRing, closed: number, withOpen: boolean): CandleBatch | null {
+    const batch: CandleBatch = {
+      symbol: this.market.symbols[(c / INTERVALS) | 0]!,
+      interval: CANDLE_INTERVAL_LIST[c % INTERVALS]!,
+      bars: [],
+    };
+    let bars: Candle[] | null = ring.closedAfter(closed);
+    if (bars === null) {
+      bars = ring.closed();
+      batch.gap = true;
+      this.stats.candleGaps++;
+    }
+    if (withOpen) {
+      const open = ring.openBar();
+      if (open !== null) bars.push(open);
+    }
+    if (bars.length === 0) return null;
+    batch.bars = bars;
+    return batch;
+  }
+
   private send(out: FrameOut<V>, group: ViewerGroup<V>, due: readonly boolean[]): void {
     let quotes = '';
     let quoteCount = 0;
@@ -425,51 +675,123 @@ export class Throttler<V extends Viewer = Viewer> {
       batches++;
       tradeCount += this.builtTradeCount[i]!;
     }
+    let candles = '';
+    let candleBars = 0;
+    const groupCandles = group.candles;
+    if (groupCandles !== null) {
+      for (let k = 0; k < group.slots.length; k++) {
+        const s = group.slots[k]!;
+        if (!due[s]) continue;
+        const slot = this.slots[s]!;
+        for (const c of groupCandles[k]!) {
+          const json = slot.builtCandles[c];
+          if (json === null || json === undefined) continue;
+          candles = candles === '' ? json : `${candles},${json}`;
+          candleBars += slot.builtCandleBars[c]!;
+        }
+      }
+    }
     const stats = this.stats;
     if (group.special === 0) {
-      if (quoteCount === 0 && batches === 0) return;
+      if (quoteCount === 0 && batches === 0 && candles === '') return;
       const members = group.members.size;
-      out.write(group.members, members, frameJson(quotes, trades));
+      out.write(group.members, members, frameJson(quotes, trades, candles));
       stats.frameEncodings++;
       stats.framesWritten += members;
       stats.quotesDelivered += quoteCount * members;
       stats.tradesDelivered += tradeCount * members;
+      stats.candlesDelivered += candleBars * members;
       return;
     }
     // Lagging or owed members, one by one; the others still share one encoding.
     const normal: V[] = [];
     let tradesOnly: string | null = null;
     for (const viewer of group.members) {
-      if (viewer.lagging) {
+      const candleOwed = viewer.candleOwed ?? null;
+      if (viewer.lagging && candleOwed === null) {
         if (batches === 0) continue;
-        tradesOnly ??= frameJson('', trades);
+        tradesOnly ??= frameJson('', trades, '');
         out.write([viewer], 1, tradesOnly);
         stats.framesWritten++;
         stats.tradesDelivered += tradeCount;
-      } else if (viewer.owed) {
-        const [owedQuotes, owedCount] = this.owedQuotes(viewer.owed, group, due);
-        if (viewer.owed.size === 0) {
-          viewer.owed = null;
-          group.special--;
-        }
-        if (owedCount === 0 && batches === 0) continue;
-        out.write([viewer], 1, frameJson(owedQuotes, trades));
+      } else if (viewer.lagging || viewer.owed || candleOwed !== null) {
+        // Lagging: no quotes, its closed bars from its own cursors. Owed: its own pieces.
+        const [ownQuotes, ownCount] = viewer.lagging
+          ? ['', 0]
+          : viewer.owed
+            ? this.owedQuotes(viewer.owed, group, due)
+            : [quotes, quoteCount];
+        const [ownCandles, ownBars] =
+          candleOwed === null ? [candles, candleBars] : this.owedCandles(viewer, candleOwed, group, due);
+        if (viewer.owed?.size === 0) viewer.owed = null;
+        if (candleOwed?.size === 0) viewer.candleOwed = null;
+        if (!isSpecial(viewer)) group.special--;
+        if (ownCount === 0 && batches === 0 && ownCandles === '') continue;
+        out.write([viewer], 1, frameJson(ownQuotes, trades, ownCandles));
         stats.frameEncodings++;
         stats.framesWritten++;
-        stats.quotesDelivered += owedCount;
+        stats.quotesDelivered += ownCount;
         stats.tradesDelivered += tradeCount;
+        stats.candlesDelivered += ownBars;
       } else {
         normal.push(viewer);
       }
     }
     if (tradesOnly !== null) stats.frameEncodings++;
-    if (normal.length > 0 && (quoteCount > 0 || batches > 0)) {
-      out.write(normal, normal.length, frameJson(quotes, trades));
+    if (normal.length > 0 && (quoteCount > 0 || batches > 0 || candles !== '')) {
+      out.write(normal, normal.length, frameJson(quotes, trades, candles));
       stats.frameEncodings++;
       stats.framesWritten += normal.length;
       stats.quotesDelivered += quoteCount * normal.length;
       stats.tradesDelivered += tradeCount * normal.length;
+      stats.candlesDelivered += candleBars * normal.length;
     }
+  }
+
+  /**
+   * The candles of a viewer with cursors of its own, at the tiers due now: per series it has a
+   * cursor on, what came after it (closed bars only while it lags: its open bars wait, as quotes
+   * do), this flush's piece for the others. Settles what it sends in `owed`: a viewer that does
+   * not lag is in step with its slot again once sent.
+   */
+  private owedCandles(
+    viewer: V,
+    owed: Map<number, CandleCursor>,
+    group: ViewerGroup<V>,
+    due: readonly boolean[],
+  ): [string, number] {
+    let json = '';
+    let bars = 0;
+    const candles = group.candles!;
+    for (let k = 0; k < group.slots.length; k++) {
+      const s = group.slots[k]!;
+      if (!due[s]) continue;
+      const slot = this.slots[s]!;
+      for (const c of candles[k]!) {
+        const at = owed.get(c);
+        let piece: string | null = null;
+        let count = 0;
+        if (at === undefined) {
+          piece = slot.builtCandles[c] ?? null;
+          count = slot.builtCandleBars[c]!;
+        } else {
+          const ring = this.ring(c);
+          if (ring.version !== at.version) {
+            const batch = this.candleBatch(c, ring, at.closed, !viewer.lagging);
+            if (batch !== null) {
+              piece = JSON.stringify(batch);
+              count = batch.bars.length;
+            }
+          }
+          if (viewer.lagging) at.closed = ring.closedCount;
+          else owed.delete(c);
+        }
+        if (piece === null) continue;
+        json = json === '' ? piece : `${json},${piece}`;
+        bars += count;
+      }
+    }
+    return [json, bars];
   }
 
   /**
@@ -507,7 +829,7 @@ export class Throttler<V extends Viewer = Viewer> {
 
   private leave(viewer: V, group: ViewerGroup<V>): void {
     group.members.delete(viewer);
-    if (viewer.lagging || viewer.owed) group.special--;
+    if (isSpecial(viewer)) group.special--;
     viewer.group = null;
     if (group.members.size > 0) return;
     this.groups.delete(group.key);
@@ -516,12 +838,17 @@ export class Throttler<V extends Viewer = Viewer> {
       for (const i of symbols) holders[i]!--;
     });
     for (const i of group.trades) this.tradeHolders[i]!--;
+    group.candles?.forEach((series, k) => {
+      const slot = this.slots[group.slots[k]!]!;
+      for (const c of series) if (--slot.candleHolders[c]! === 0) slot.candlesHeld--;
+    });
   }
 }
 
-/** A frame payload from its pieces: `quotes` and `trades` are comma-joined JSON values, '' for none. */
-function frameJson(quotes: string, trades: string): string {
+/** A frame payload from its pieces: each a comma-joined list of JSON values, '' for none. */
+function frameJson(quotes: string, trades: string, candles: string): string {
   const q = quotes === '' ? '' : `,"quotes":[${quotes}]`;
   const t = trades === '' ? '' : `,"trades":[${trades}]`;
-  return `${FRAME_HEAD}${q}${t}}`;
+  const c = candles === '' ? '' : `,"candles":[${candles}]`;
+  return `${FRAME_HEAD}${q}${t}${c}}`;
 }
