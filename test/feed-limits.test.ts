@@ -1,23 +1,26 @@
 import {
-  FEED_NAMESPACE,
   type FeedAck,
-  type FeedClientToServerEvents,
   type FeedTick,
   type FeedTrade,
   type Quote,
   type Snapshot,
   type TradeBatch,
 } from '@tickdeck/protocol';
-import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { onFrame } from './support/frame.js';
-import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
+import {
+  connectViewer,
+  sleep,
+  startGateway,
+  type MarketClient,
+  type RunningGateway,
+  connectPublisher,
+  type FeedClient,
+} from './support/gateway.js';
 import { until } from './support/until.js';
 
 const TOKEN = 'feed-limits-token-0123';
 const HOUR = 3_600_000;
-
-type FeedClient = Socket<Record<string, never>, FeedClientToServerEvents>;
 
 const gateways: RunningGateway[] = [];
 const sockets: { disconnect(): unknown }[] = [];
@@ -34,17 +37,8 @@ async function gateway(): Promise<RunningGateway> {
 }
 
 async function publisher(url: string): Promise<FeedClient> {
-  const socket: FeedClient = io(`${url}${FEED_NAMESPACE}`, {
-    auth: { token: TOKEN },
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-  });
+  const socket = await connectPublisher(url, TOKEN);
   sockets.push(socket);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
   return socket;
 }
 

@@ -2,18 +2,17 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  FEED_NAMESPACE,
-  type FeedAck,
-  type FeedClientToServerEvents,
-  type FeedTick,
-  type Quote,
-  type Snapshot,
-} from '@tickdeck/protocol';
-import { io, type Socket } from 'socket.io-client';
+import { type FeedAck, type FeedTick, type Quote, type Snapshot } from '@tickdeck/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { onFrame } from './support/frame.js';
-import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
+import {
+  connectViewer,
+  sleep,
+  startGateway,
+  type MarketClient,
+  type RunningGateway,
+  connectPublisher,
+} from './support/gateway.js';
 import { startSim, type SimResult } from './support/sim.js';
 import { until } from './support/until.js';
 
@@ -56,24 +55,6 @@ async function snapshots(gw: RunningGateway, symbols: string[]): Promise<Snapsho
 async function ticksApplied(gw: RunningGateway): Promise<number> {
   const res = await fetch(`${gw.url}/api/health`);
   return ((await res.json()) as { feed: { ticks: number } }).feed.ticks;
-}
-
-type FeedClient = Socket<Record<string, never>, FeedClientToServerEvents>;
-
-function connectPublisher(url: string, token?: string): Promise<FeedClient> {
-  const socket: FeedClient = io(`${url}${FEED_NAMESPACE}`, {
-    auth: token === undefined ? {} : { token },
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-  });
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket));
-    socket.once('connect_error', (err) => {
-      socket.disconnect();
-      reject(err);
-    });
-  });
 }
 
 const gateways: RunningGateway[] = [];

@@ -1,40 +1,30 @@
 import {
   CandleBatchSchema,
   CandlesSchema,
-  FEED_NAMESPACE,
   ViewerFrameSchema,
   type Candle,
   type CandleBatch,
   type CandleInterval,
   type FeedAck,
-  type FeedClientToServerEvents,
   type FeedTick,
   type SubscribeAck,
   type ViewerFrame,
 } from '@tickdeck/protocol';
-import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectViewer, sleep, startGateway, type MarketClient, type RunningGateway } from './support/gateway.js';
+import {
+  connectViewer,
+  sleep,
+  startGateway,
+  type MarketClient,
+  type RunningGateway,
+  connectPublisher,
+  type FeedClient,
+} from './support/gateway.js';
 import { until } from './support/until.js';
 
 const TOKEN = 'live-candles-token-0123';
 /** Far above anything AAPL trades at in the run (~228): the spike. */
 const SPIKE = 400;
-
-type FeedClient = Socket<Record<string, never>, FeedClientToServerEvents>;
-
-function connectPublisher(url: string): Promise<FeedClient> {
-  const socket: FeedClient = io(`${url}${FEED_NAMESPACE}`, {
-    auth: { token: TOKEN },
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-  });
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket));
-    socket.once('connect_error', reject);
-  });
-}
 
 /** A viewer on `/market` and every frame it received, parsed. */
 interface Collector {
@@ -83,7 +73,7 @@ describe('live candles on /market against a real gateway fed through /feed', () 
 
   beforeAll(async () => {
     gw = await startGateway({ FEED: 'external', FEED_TOKEN: TOKEN });
-    publisher = await connectPublisher(gw.url);
+    publisher = await connectPublisher(gw.url, TOKEN);
   });
   afterEach(() => {
     for (const s of sockets.splice(0)) s.disconnect();

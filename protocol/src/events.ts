@@ -1,4 +1,9 @@
 import type {
+  AlertClearAck,
+  AlertClearRequest,
+  AlertListAck,
+  AlertSetAck,
+  AlertSetRequest,
   FeedAck,
   FeedTick,
   FeedTrade,
@@ -17,6 +22,10 @@ export interface ClientToServerEvents {
   unsubscribe: (req: UnsubscribeRequest, ack: (res: UnsubscribeAck) => void) => void;
   /** Round-trip probe: answers at once with the gateway's clock. */
   ping: (ack: (res: PingAck) => void) => void;
+  /** Sets (or replaces, by id) price alerts of this socket; with `since`, reports what fired while away. */
+  'alert:set': (req: AlertSetRequest, ack: (res: AlertSetAck) => void) => void;
+  'alert:clear': (req: AlertClearRequest, ack: (res: AlertClearAck) => void) => void;
+  'alert:list': (ack: (res: AlertListAck) => void) => void;
 }
 
 /** Events the gateway pushes to dashboards on `/market`. */

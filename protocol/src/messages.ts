@@ -201,6 +201,99 @@ export const CandleBatchSchema = z.object({
 });
 export type CandleBatch = z.infer<typeof CandleBatchSchema>;
 
+/** An alert's id: chosen by the page, unique among that viewer's alerts. */
+export const AlertIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'an alert id is 1 to 64 letters, digits, _ or -');
+
+/** What an alert watches: the last price of every applied tick, not the (conflated) quotes. */
+export const AlertConditionSchema = z.discriminatedUnion('kind', [
+  /** Fires on the first tick at or above `level` after one below it. */
+  z.strictObject({ kind: z.literal('above'), level: z.number().positive().max(LIMITS.maxPrice) }),
+  /** Fires on the first tick at or below `level` after one above it. */
+  z.strictObject({ kind: z.literal('below'), level: z.number().positive().max(LIMITS.maxPrice) }),
+  /** Fires when the last price is `pct` % or more from the day's open, either way, after being within. */
+  z.strictObject({ kind: z.literal('move'), pct: z.number().positive().max(100) }),
+]);
+export type AlertCondition = z.infer<typeof AlertConditionSchema>;
+
+/** An alert: `alert:set` sends these, `alert:list` and the acks return them with their state. */
+export const AlertSpecSchema = z
+  .strictObject({
+    id: AlertIdSchema,
+    symbol: SymbolSchema,
+    condition: AlertConditionSchema,
+    /** Free text shown with it; at most 200 characters. */
+    note: z.string().max(200).optional(),
+    /** True: re-arms after firing, once the price went back past the level by `hysteresis`. Default false (one-shot). */
+    rearm: z.boolean().default(false),
+    /**
+     * How far back past its level the price must go before a re-arming alert can fire again: in
+     * price units for `above`/`below`, in percentage points for `move` (below `pct`). Default 0.
+     */
+    hysteresis: z.number().nonnegative().max(LIMITS.maxPrice).default(0),
+  })
+  .refine((a) => a.condition.kind !== 'move' || a.hysteresis < a.condition.pct, {
+    message: "a move alert's hysteresis must be below its pct",
+    path: ['hysteresis'],
+  });
+export type AlertSpec = z.output<typeof AlertSpecSchema>;
+export type AlertSpecInput = z.input<typeof AlertSpecSchema>;
+
+/** `armed`: its next crossing fires it; `waiting`: the price must go back past its level first. */
+export const AlertStateSchema = z.enum(['armed', 'waiting']);
+export type AlertState = z.infer<typeof AlertStateSchema>;
+
+/** An alert as the gateway holds it. */
+export type HeldAlertInfo = AlertSpec & { state: AlertState; fired: number };
+
+/** Client -> server `alert:set`: sets (or replaces, by id) alerts of this viewer. */
+export const AlertSetRequestSchema = z.strictObject({
+  alerts: z.array(AlertSpecSchema).min(1).max(LIMITS.maxAlertsPerRequest),
+  /**
+   * After a reconnect: the last time (epoch ms, the newest frame's quote or fired alert) the page
+   * saw. Each alert that was `armed` is checked against the 1-second bars since then; one that would
+   * have fired is reported in the ack's `offline`, once, and set afresh from the current price.
+   */
+  since: z.number().int().nonnegative().optional(),
+  /** With `since`: the state each alert was in when the page last heard of it, by id; default armed. */
+  states: z.record(AlertIdSchema, AlertStateSchema).optional(),
+});
+export type AlertSetRequest = z.input<typeof AlertSetRequestSchema>;
+
+/** Client -> server `alert:clear`. */
+export const AlertClearRequestSchema = z.strictObject({
+  ids: z.array(AlertIdSchema).min(1).max(LIMITS.maxAlertsPerRequest),
+});
+export type AlertClearRequest = z.input<typeof AlertClearRequestSchema>;
+
+/**
+ * An alert that fired, in a viewer's frame (`alerts`) and in an `alert:set` ack (`offline`):
+ * exactly once, in order, never conflated.
+ */
+export const FiredAlertSchema = z.object({
+  id: AlertIdSchema,
+  symbol: z.string(),
+  condition: AlertConditionSchema,
+  note: z.string().optional(),
+  /** The crossing tick's last price (offline: the level, reached within the bar starting at `ts`). */
+  price: z.number(),
+  /** The crossing tick's feed time (offline: the 1-second bar's start). */
+  ts: z.number(),
+  /** The crossing tick's seq in `epoch` (offline: 0, no single tick is known). */
+  seq: z.number().int().nonnegative(),
+  epoch: EpochSchema,
+  /** Its state after firing: `waiting` to re-arm, or absent for a one-shot, now gone. */
+  state: AlertStateSchema.optional(),
+  /** True when it was found in the bars after a reconnect: it fired while the page was away. */
+  offline: z.literal(true).optional(),
+});
+export type FiredAlert = z.infer<typeof FiredAlertSchema>;
+
+export type AlertSetAck = { ok: true; alerts: HeldAlertInfo[]; offline: FiredAlert[] } | Rejected;
+export type AlertClearAck = { ok: true; ids: string[] } | Rejected;
+export type AlertListAck = { ok: true; alerts: HeldAlertInfo[] } | Rejected;
+
 /**
  * Version of the {@link ViewerFrame} shape. Raised only for a change an older client would
  * misread; new optional keys (`candles`, fired alerts) are added without raising it, so a
@@ -233,6 +326,11 @@ export const ViewerFrameSchema = z.object({
    * then waits, like quotes).
    */
   candles: z.array(CandleBatchSchema).optional(),
+  /**
+   * The viewer's alerts (`alert:set`) that fired since its previous frame, each with the tick that
+   * crossed: exactly once, in order, never conflated, also while its connection is backed up.
+   */
+  alerts: z.array(FiredAlertSchema).optional(),
 });
 export type ViewerFrame = z.infer<typeof ViewerFrameSchema>;
 
@@ -310,6 +408,8 @@ export const ErrorBodySchema = z.object({
   tiers: z.array(z.number()).optional(),
   /** With `RATE_LIMITED`: wait at least this long, in ms. */
   retryAfterMs: z.number().optional(),
+  /** With `UNKNOWN_ALERT`: the ids not held. */
+  ids: z.array(z.string()).optional(),
 });
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 

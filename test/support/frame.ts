@@ -31,12 +31,13 @@ export function onFrame(socket: MarketClient, handlers: FrameHandlers): () => vo
  */
 export function frameProblem(frame: ViewerFrame, symbols: ReadonlySet<string>): string | undefined {
   const keys = Object.keys(frame);
-  const order = ['v', 'quotes', 'trades', 'candles'];
+  const order = ['v', 'quotes', 'trades', 'candles', 'alerts'];
   if (keys[0] !== 'v' || keys.some((k, n) => n > 0 && order.indexOf(k) <= order.indexOf(keys[n - 1]!))) {
     return `keys ${keys.join(',')}`;
   }
   if (frame.v !== 1) return `v ${String(frame.v)}`;
-  if (!frame.quotes && !frame.trades && !frame.candles) return 'an empty frame';
+  if (!frame.quotes && !frame.trades && !frame.candles && !frame.alerts) return 'an empty frame';
+  if (frame.alerts?.length === 0) return 'an empty alerts list';
   if (frame.candles?.length === 0) return 'an empty candles list';
   if (frame.candles?.some((b) => b.bars.length === 0)) return 'an empty candle batch';
   if (frame.quotes?.length === 0) return 'an empty quotes list';

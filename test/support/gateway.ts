@@ -1,7 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ClientToServerEvents, ServerToClientEvents } from '@tickdeck/protocol';
+import {
+  FEED_NAMESPACE,
+  type ClientToServerEvents,
+  type FeedClientToServerEvents,
+  type ServerToClientEvents,
+} from '@tickdeck/protocol';
 import { io, type Socket } from 'socket.io-client';
 
 const MAIN = fileURLToPath(new URL('../../backend/dist/main.js', import.meta.url));
@@ -83,6 +88,25 @@ export async function connectViewer(url: string): Promise<MarketClient> {
     socket.once('connect_error', reject);
   });
   return socket;
+}
+
+export type FeedClient = Socket<Record<string, never>, FeedClientToServerEvents>;
+
+/** A real socket.io-client on `/feed` with `token` (none: no auth), connected; rejects when refused. */
+export function connectPublisher(url: string, token?: string): Promise<FeedClient> {
+  const socket: FeedClient = io(`${url}${FEED_NAMESPACE}`, {
+    auth: token === undefined ? {} : { token },
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', (err) => {
+      socket.disconnect();
+      reject(err);
+    });
+  });
 }
 
 /**

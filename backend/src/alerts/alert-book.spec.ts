@@ -11,7 +11,7 @@ function book() {
   let seq = 0;
   /** Ticks symbol `i` through `prices`, in order. */
   const ticks = (prices: number[], i = 0, open = OPEN) => {
-    for (const price of prices) b.onTick(i, { price, ts: 1000 + seq, seq: ++seq }, open);
+    for (const price of prices) b.onTick(i, price, 1000 + seq, ++seq, open);
   };
   return { b, fired, ticks };
 }

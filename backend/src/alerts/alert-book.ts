@@ -160,17 +160,20 @@ export class AlertBook<O> {
   }
 
   /**
-   * One applied tick of symbol `i`: fires (through the callback) and re-arms what the new last
+   * One applied tick of symbol `i` (its last price, feed time, seq and the day's open): fires (through the callback) and re-arms what the new last
    * price reached, lowest threshold first on the way up, highest first on the way down.
    */
-  onTick(i: number, tick: AlertTick, open: number): void {
+  onTick(i: number, price: number, ts: number, seq: number, open: number): void {
     const q = this.queues[i]!;
     if (q.up.length === 0 && q.down.length === 0) return;
     if (open !== q.open) this.rebase(q, open);
-    const price = tick.price;
     const up = q.up;
-    while (up.length > 0 && upActs(up[up.length - 1]!, price)) this.act(q, up.pop()!, tick);
     const down = q.down;
+    // Nothing to do is the common case: two comparisons, no allocation.
+    const upNext = up.length > 0 && upActs(up[up.length - 1]!, price);
+    if (!upNext && !(down.length > 0 && downActs(down[down.length - 1]!, price))) return;
+    const tick: AlertTick = { price, ts, seq };
+    while (up.length > 0 && upActs(up[up.length - 1]!, price)) this.act(q, up.pop()!, tick);
     while (down.length > 0 && downActs(down[down.length - 1]!, price)) this.act(q, down.pop()!, tick);
   }
 

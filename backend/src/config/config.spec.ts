@@ -49,6 +49,12 @@ describe(loadConfig.name, () => {
     expect(message).not.toContain('s3cret');
   });
 
+  it('bounds price alerts per viewer and per node', () => {
+    expect(loadConfig({}).alerts).toEqual({ perViewer: 50, total: 100_000 });
+    expect(loadConfig({ MAX_ALERTS_PER_VIEWER: '5', MAX_ALERTS: '10' }).alerts).toEqual({ perViewer: 5, total: 10 });
+    expect(() => loadConfig({ MAX_ALERTS: '-1' })).toThrow(/MAX_ALERTS=/);
+  });
+
   it('parses lists and numbers, treating empty strings as unset', () => {
     const c = loadConfig({
       PORT: '0',
@@ -82,6 +88,13 @@ describe(loadConfig.name, () => {
   ])('refuses %o naming %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid configuration:\\n  ${name}=`));
+  });
+
+  it('writes text logs by default and JSON lines with LOG_FORMAT=json', () => {
+    expect(loadConfig({}).logFormat).toBe('text');
+    expect(loadConfig({ LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(loadConfig({ LOG_FORMAT: '' }).logFormat).toBe('text');
+    expect(() => loadConfig({ LOG_FORMAT: 'pino' })).toThrow(/^invalid configuration:\n {2}LOG_FORMAT="pino": /);
   });
 
   it('reads the feed mode and token, and never echoes a bad token', () => {

@@ -11,6 +11,9 @@ import { z } from 'zod';
 
 /** Log levels, most severe first; `LOG_LEVEL` enables its own and every one before it. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+/** `text`: Nest's coloured lines for a terminal; `json`: one JSON record per line, for a log shipper. */
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 const FEED_MODES = ['embedded', 'external', 'both'] as const;
 /** Where market data comes from: the in-process simulator, `/feed` publishers, or both. */
 export type FeedMode = (typeof FEED_MODES)[number];
@@ -60,6 +63,7 @@ const EnvSchema = z
     PORT: int(0, 65535).default(3000),
     HOST: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('log'),
+    LOG_FORMAT: z.enum(LOG_FORMATS).default('text'),
     FEED: z.enum(FEED_MODES).default('embedded'),
     FEED_TOKEN: z.string().min(8, 'must be at least 8 characters').max(1024).optional(),
     FEED_RATE: z.coerce.number().positive().max(1_000_000).default(300),
@@ -74,6 +78,8 @@ const EnvSchema = z
     ]),
     DEFAULT_THROTTLE_MS: int(10, 60_000).default(DEFAULT_THROTTLE_MS),
     MAX_SYMBOLS_PER_CLIENT: int(1, 10_000).default(LIMITS.maxSymbolsPerClient),
+    MAX_ALERTS_PER_VIEWER: int(0, 10_000).default(50),
+    MAX_ALERTS: int(0, 10_000_000).default(100_000),
     HISTORY_SECONDS: int(60, 86_400).default(LIMITS.historySeconds),
     TRADE_HISTORY: int(10, 100_000).default(LIMITS.tradeHistory),
     HISTORY_STORE: z.enum(HISTORY_STORES).optional(),
@@ -161,6 +167,8 @@ export interface AppConfig {
   /** Interface to listen on; undefined = every interface (Node's default). */
   host: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** How log lines are written: `text` (default) or `json` (level, timestamp, context, message, fields). */
+  logFormat: LogFormat;
   feed: {
     /** `embedded`: in-process simulator only; `external`: `/feed` publishers only; `both`. */
     mode: FeedMode;
@@ -178,6 +186,12 @@ export interface AppConfig {
   throttleTiersMs: number[];
   defaultThrottleMs: number;
   maxSymbolsPerClient: number;
+  alerts: {
+    /** Price alerts one viewer socket may hold. */
+    perViewer: number;
+    /** Price alerts this node holds for all its viewers. */
+    total: number;
+  };
   historySeconds: number;
   tradeHistory: number;
   history: {
@@ -288,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     feed: {
       mode: e.FEED,
       token: e.FEED_TOKEN,
@@ -300,6 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throttleTiersMs: tiers,
     defaultThrottleMs: e.DEFAULT_THROTTLE_MS,
     maxSymbolsPerClient: e.MAX_SYMBOLS_PER_CLIENT,
+    alerts: { perViewer: e.MAX_ALERTS_PER_VIEWER, total: e.MAX_ALERTS },
     historySeconds: e.HISTORY_SECONDS,
     tradeHistory: e.TRADE_HISTORY,
     history: {

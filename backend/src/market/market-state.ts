@@ -187,6 +187,21 @@ export class MarketState {
     return this.seqs[i]!;
   }
 
+  /** Last price of symbol `i` (for per-tick readers such as alerts: no allocation). */
+  lastAt(i: number): number {
+    return this.lasts[i]!;
+  }
+
+  /** The day's open of symbol `i`. */
+  openAt(i: number): number {
+    return this.opens[i]!;
+  }
+
+  /** Feed time of symbol `i`'s latest tick. */
+  tsAt(i: number): number {
+    return this.tss[i]!;
+  }
+
   tradeSeqAt(i: number): number {
     return this.tradeSeqs[i]!;
   }

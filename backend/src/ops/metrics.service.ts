@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry, Summary } from 'prom-client';
+import { AlertService } from '../alerts/alert.service.js';
 import { HistoryService } from '../history/history.service.js';
 import { MarketState } from '../market/market-state.js';
 import { RefusalLog } from '../security/refusal-log.js';
@@ -23,6 +24,7 @@ export class MetricsService {
     private readonly stream: StreamGateway,
     slowConsumers: SlowConsumerGuard,
     history: HistoryService,
+    alerts: AlertService,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -110,5 +112,11 @@ export class MetricsService {
     });
     slowConsumers.observe((bytes) => evicted.observe(bytes));
     gauge('tickdeck_viewers', 'Viewer sockets connected to /market', () => this.viewers);
+    gauge('tickdeck_alerts_held', 'Price alerts held for this node’s viewers', () => alerts.size);
+    counter(
+      'tickdeck_alerts_fired_total',
+      'Price alerts fired (online and found while a viewer was away)',
+      () => alerts.fired,
+    );
   }
 }

@@ -19,7 +19,7 @@ export interface ViewerSessionLimits {
 }
 
 /** Events a viewer may send; anything else is answered with BAD_REQUEST. */
-const VIEWER_EVENTS = new Set<string>(['subscribe', 'unsubscribe', 'ping']);
+const VIEWER_EVENTS = new Set<string>(['subscribe', 'unsubscribe', 'ping', 'alert:set', 'alert:clear', 'alert:list']);
 /** Longest timer Node accepts; a JWT expiring later is re-checked then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -11,6 +11,9 @@ import {
 } from '@nestjs/websockets';
 import {
   MARKET_NAMESPACE,
+  type AlertClearAck,
+  type AlertListAck,
+  type AlertSetAck,
   type ClientToServerEvents,
   type NodeEvents,
   type PingAck,
@@ -19,6 +22,7 @@ import {
   type UnsubscribeAck,
 } from '@tickdeck/protocol';
 import type { Namespace } from 'socket.io';
+import { AlertService } from '../alerts/alert.service.js';
 import { FeedHealth } from '../feed/feed-health.js';
 import { ConnectionGate } from '../security/connection-gate.js';
 import { ViewerSession } from '../security/viewer-session.js';
@@ -44,6 +48,7 @@ export class StreamGateway
     private readonly gate: ConnectionGate,
     private readonly feedHealth: FeedHealth,
     private readonly slowConsumers: SlowConsumerGuard,
+    private readonly alerts: AlertService,
   ) {}
 
   /** Viewer sockets connected to this node's `/market`. */
@@ -71,6 +76,11 @@ export class StreamGateway
 
   handleDisconnect(socket: ViewerSocket): void {
     this.subscriptions.release(socket);
+    const viewer = socket.data.viewer;
+    if (viewer) {
+      this.alerts.release(viewer);
+      this.throttler.forget(viewer);
+    }
   }
 
   @SubscribeMessage('subscribe')
@@ -81,6 +91,21 @@ export class StreamGateway
   @SubscribeMessage('ping')
   ping(): PingAck {
     return { serverTime: Date.now() };
+  }
+
+  @SubscribeMessage('alert:set')
+  setAlerts(@ConnectedSocket() socket: ViewerSocket, @MessageBody() body: unknown): Promise<AlertSetAck> {
+    return this.alerts.set(socket.data.viewer, body);
+  }
+
+  @SubscribeMessage('alert:clear')
+  clearAlerts(@ConnectedSocket() socket: ViewerSocket, @MessageBody() body: unknown): AlertClearAck {
+    return this.alerts.clear(socket.data.viewer, body);
+  }
+
+  @SubscribeMessage('alert:list')
+  listAlerts(@ConnectedSocket() socket: ViewerSocket): AlertListAck {
+    return this.alerts.listAck(socket.data.viewer);
   }
 
   @SubscribeMessage('unsubscribe')

@@ -5,6 +5,7 @@ import { MarketState } from '../market/market-state.js';
 import { ConnectionGate } from '../security/connection-gate.js';
 import { RefusalLog } from '../security/refusal-log.js';
 import { SecurityModule } from '../security/security.module.js';
+import { AlertService } from '../alerts/alert.service.js';
 import { SlowConsumerGuard } from './slow-consumer.js';
 import { StreamGateway } from './stream.gateway.js';
 import { SubscriptionService, type SocketViewer } from './subscription.service.js';
@@ -51,8 +52,9 @@ import { Throttler } from './throttler.js';
       inject: [APP_CONFIG, Throttler, SubscriptionService, RefusalLog, ConnectionGate],
     },
     SubscriptionService,
+    AlertService,
     StreamGateway,
   ],
-  exports: [Throttler, SlowConsumerGuard, StreamGateway],
+  exports: [Throttler, SlowConsumerGuard, StreamGateway, AlertService],
 })
 export class StreamModule {}

@@ -83,7 +83,7 @@ export class SubscriptionService {
   /** Sets up a connected socket's state. */
   attach(socket: ViewerSocket): void {
     socket.data.subs = new Map();
-    socket.data.viewer = { socket, group: null, lagging: false, owed: null, candleOwed: null };
+    socket.data.viewer = { socket, group: null, lagging: false, owed: null, candleOwed: null, alerts: null };
     this.viewers.set(socket, socket.data.viewer);
   }
 

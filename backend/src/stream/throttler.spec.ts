@@ -140,6 +140,7 @@ describe(Throttler.name, () => {
       tradeGaps: 0,
       candlesDelivered: 0,
       candleGaps: 0,
+      alertsQueued: 0,
     });
   });
 
@@ -204,6 +205,46 @@ describe(Throttler.name, () => {
     market.applyTick(tick('MSFT', 401, T0 + 1));
     vi.advanceTimersByTime(100);
     expect(out.writes.map((w) => [w.viewers, quoteSeqs(w.frame)])).toEqual([[['a', 'b', 'c'], [['MSFT', 2, 1]]]]);
+  });
+
+  it('writes fired alerts exactly once and in order: with the group frame, alone, and while lagging', () => {
+    const [a, b, alone, slow] = ['a', 'b', 'alone', 'slow'].map((n) => viewer(n)) as TestViewer[];
+    assign(a!, { 1000: ['AAPL'] }, ['AAPL']);
+    assign(b!, { 1000: ['AAPL'] }, ['AAPL']);
+    assign(slow!, { 100: ['AAPL'] }, ['AAPL']);
+    throttler.setLagging(slow!, true);
+    market.applyTick(tick('AAPL', 100, T0));
+    vi.advanceTimersByTime(1000);
+    out.clear();
+    const fired = (id: string) => JSON.stringify({ id, price: 1 });
+    throttler.queueAlert(a!, fired('a1'));
+    throttler.queueAlert(a!, fired('a2'));
+    throttler.queueAlert(alone!, fired('x1'));
+    throttler.queueAlert(slow!, fired('s1'));
+    // The next flush (100 ms), long before a's 1000 ms tier is due: the alerts alone.
+    vi.advanceTimersByTime(100);
+    const ids = (name: string) => out.framesOf(name).flatMap((f) => (f.alerts ?? []).map((x) => x.id));
+    expect(ids('a')).toEqual(['a1', 'a2']);
+    expect(ids('alone')).toEqual(['x1']);
+    expect(ids('slow')).toEqual(['s1']);
+    expect(out.framesOf('b')).toEqual([]);
+    expect(out.framesOf('alone')).toEqual([{ v: FRAME_VERSION, alerts: [{ id: 'x1', price: 1 }] }]);
+    // Then a is in step again: it shares b's frames, and nothing is repeated.
+    out.clear();
+    market.applyTick(tick('AAPL', 101, T0 + 1));
+    vi.advanceTimersByTime(1000);
+    expect(ids('a')).toEqual([]);
+    expect(out.writes.filter((w) => w.viewers.includes('a')).map((w) => w.viewers)).toEqual([['a', 'b']]);
+    // An alert with the quotes of a due flush rides in the same frame, after them.
+    vi.advanceTimersByTime(800); // the tick before the 1000 ms tier is due again
+    out.clear();
+    market.applyTick(tick('AAPL', 102, T0 + 2));
+    throttler.queueAlert(b!, fired('b1'));
+    vi.advanceTimersByTime(100);
+    const [frame] = out.framesOf('b');
+    expect(Object.keys(frame!)).toEqual(['v', 'quotes', 'alerts']);
+    expect(ids('b')).toEqual(['b1']);
+    expect(a!.group!.special).toBe(0);
   });
 
   it('sends at most one quote per symbol per interval, each newer, and counts what it merged', () => {

@@ -54,6 +54,11 @@ export interface Viewer {
    * settles it. Null (or absent) when in step on all.
    */
   candleOwed?: Map<number, CandleCursor> | null;
+  /**
+   * Fired alerts not yet written (comma-joined JSON, see {@link Throttler.queueAlert}): its next
+   * frame carries them, exactly once and in order. Null (or absent) when none.
+   */
+  alerts?: string | null;
 }
 
 /** What a viewer is owed: per tier index, the symbols it gets quotes for; the symbols it gets trades for. */
@@ -112,6 +117,8 @@ export interface ThrottlerStats {
   candlesDelivered: number;
   /** Candle batches built with `gap: true` (more bars closed between two frames than the ring keeps). */
   candleGaps: number;
+  /** Fired alerts queued for viewers' frames. */
+  alertsQueued: number;
 }
 
 /** One tier, or one phase of a tier flushed every `every`-th tick: the unit that is flushed. */
@@ -145,7 +152,10 @@ interface Slot {
 const FRAME_HEAD = `{"v":${FRAME_VERSION}`;
 
 const isSpecial = (viewer: Viewer): boolean =>
-  viewer.lagging || viewer.owed !== null || (viewer.candleOwed !== undefined && viewer.candleOwed !== null);
+  viewer.lagging ||
+  viewer.owed !== null ||
+  (viewer.candleOwed !== undefined && viewer.candleOwed !== null) ||
+  (viewer.alerts !== undefined && viewer.alerts !== null);
 
 /**
  * The conflating throttler, and the one place that decides what each viewer is sent. Each flush
@@ -189,6 +199,7 @@ export class Throttler<V extends Viewer = Viewer> {
     tradeGaps: 0,
     candlesDelivered: 0,
     candleGaps: 0,
+    alertsQueued: 0,
   };
   /** Per tier index and phase: the slot index. */
   private readonly slotOf: number[][];
@@ -205,6 +216,8 @@ export class Throttler<V extends Viewer = Viewer> {
   /** Per symbol: how many trades `builtTrades` holds. */
   private readonly builtTradeCount: Int32Array;
   private readonly groups = new Map<string, ViewerGroup<V>>();
+  /** Viewers in no group (holding no symbol) with fired alerts to write at the next flush. */
+  private readonly alertedAlone = new Set<V>();
   /** Scratch: tiers due at the current flush. */
   private readonly due: boolean[];
   private ticks = 0;
@@ -528,6 +541,7 @@ export class Throttler<V extends Viewer = Viewer> {
       if (slot.candlesHeld > 0) news += this.buildCandles(slot);
     }
     if (withTrades) news += this.buildTrades();
+    if (this.alertedAlone.size > 0) this.sendAlone(out);
     if (news > 0) {
       for (const group of this.groups.values()) this.send(out, group, due);
       for (let s = 0; s < due.length; s++) {
@@ -708,10 +722,17 @@ export class Throttler<V extends Viewer = Viewer> {
     let tradesOnly: string | null = null;
     for (const viewer of group.members) {
       const candleOwed = viewer.candleOwed ?? null;
+      const alerts = viewer.alerts ?? null;
       if (viewer.lagging && candleOwed === null) {
-        if (batches === 0) continue;
-        tradesOnly ??= frameJson('', trades, '');
-        out.write([viewer], 1, tradesOnly);
+        if (alerts !== null) {
+          viewer.alerts = null;
+          out.write([viewer], 1, frameJson('', trades, '', alerts));
+          stats.frameEncodings++;
+        } else {
+          if (batches === 0) continue;
+          tradesOnly ??= frameJson('', trades, '');
+          out.write([viewer], 1, tradesOnly);
+        }
         stats.framesWritten++;
         stats.tradesDelivered += tradeCount;
       } else if (viewer.lagging || viewer.owed || candleOwed !== null) {
@@ -725,14 +746,25 @@ export class Throttler<V extends Viewer = Viewer> {
           candleOwed === null ? [candles, candleBars] : this.owedCandles(viewer, candleOwed, group, due);
         if (viewer.owed?.size === 0) viewer.owed = null;
         if (candleOwed?.size === 0) viewer.candleOwed = null;
+        viewer.alerts = null;
         if (!isSpecial(viewer)) group.special--;
-        if (ownCount === 0 && batches === 0 && ownCandles === '') continue;
-        out.write([viewer], 1, frameJson(ownQuotes, trades, ownCandles));
+        if (ownCount === 0 && batches === 0 && ownCandles === '' && alerts === null) continue;
+        out.write([viewer], 1, frameJson(ownQuotes, trades, ownCandles, alerts ?? ''));
         stats.frameEncodings++;
         stats.framesWritten++;
         stats.quotesDelivered += ownCount;
         stats.tradesDelivered += tradeCount;
         stats.candlesDelivered += ownBars;
+      } else if (alerts !== null) {
+        // In step but for its fired alerts: the group's frame with them.
+        viewer.alerts = null;
+        group.special--;
+        out.write([viewer], 1, frameJson(quotes, trades, candles, alerts));
+        stats.frameEncodings++;
+        stats.framesWritten++;
+        stats.quotesDelivered += quoteCount;
+        stats.tradesDelivered += tradeCount;
+        stats.candlesDelivered += candleBars;
       } else {
         normal.push(viewer);
       }
@@ -827,6 +859,42 @@ export class Throttler<V extends Viewer = Viewer> {
     return [quotes, count];
   }
 
+  /**
+   * A fired alert (its JSON) for `viewer`'s next frame: written at the next flush that visits its
+   * group, or, when it holds no symbol, at the next flush of any tier; in order, exactly once.
+   */
+  queueAlert(viewer: V, json: string): void {
+    const was = isSpecial(viewer);
+    viewer.alerts = viewer.alerts ? `${viewer.alerts},${json}` : json;
+    this.stats.alertsQueued++;
+    if (viewer.group) {
+      if (!was) viewer.group.special++;
+    } else {
+      this.alertedAlone.add(viewer);
+    }
+  }
+
+  /** Forgets a viewer that went away, and its unsent alerts. */
+  forget(viewer: V): void {
+    this.alertedAlone.delete(viewer);
+    // In a group its alerts count in the group's specials: leaving the group settles them.
+    if (viewer.group === null) viewer.alerts = null;
+  }
+
+  /** The alerts of viewers in no group, each in a frame of its own. */
+  private sendAlone(out: FrameOut<V>): void {
+    for (const viewer of this.alertedAlone) {
+      // One that joined a group meanwhile gets them with the group's frame.
+      if (viewer.group === null && viewer.alerts) {
+        out.write([viewer], 1, frameJson('', '', '', viewer.alerts));
+        this.stats.frameEncodings++;
+        this.stats.framesWritten++;
+        viewer.alerts = null;
+      }
+    }
+    this.alertedAlone.clear();
+  }
+
   private leave(viewer: V, group: ViewerGroup<V>): void {
     group.members.delete(viewer);
     if (isSpecial(viewer)) group.special--;
@@ -846,9 +914,10 @@ export class Throttler<V extends Viewer = Viewer> {
 }
 
 /** A frame payload from its pieces: each a comma-joined list of JSON values, '' for none. */
-function frameJson(quotes: string, trades: string, candles: string): string {
+function frameJson(quotes: string, trades: string, candles: string, alerts = ''): string {
   const q = quotes === '' ? '' : `,"quotes":[${quotes}]`;
   const t = trades === '' ? '' : `,"trades":[${trades}]`;
   const c = candles === '' ? '' : `,"candles":[${candles}]`;
-  return `${FRAME_HEAD}${q}${t}${c}}`;
+  const a = alerts === '' ? '' : `,"alerts":[${alerts}]`;
+  return `${FRAME_HEAD}${q}${t}${c}${a}}`;
 }
