@@ -39,7 +39,7 @@ export function armShutdownDeadline(): void {
       if (armed) return;
       armed = true;
       setTimeout(() => {
-        console.error(`tickdeck: graceful shutdown did not finish within ${SHUTDOWN_DEADLINE_MS} ms; exiting 1`);
+        Logger.error(`graceful shutdown did not finish within ${SHUTDOWN_DEADLINE_MS} ms; exiting 1`, 'tickdeck');
         process.exit(1);
       }, SHUTDOWN_DEADLINE_MS);
     });
