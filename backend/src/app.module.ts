@@ -8,6 +8,7 @@ import { MarketModule } from './market/market.module.js';
 import { OpsModule } from './ops/ops.module.js';
 import { SecurityModule } from './security/security.module.js';
 import { SnapshotModule } from './snapshot/snapshot.module.js';
+import { SseModule } from './sse/sse.module.js';
 import { StreamModule } from './stream/stream.module.js';
 
 /**
@@ -31,6 +32,7 @@ export class AppModule {
         StreamModule,
         SnapshotModule,
         OpsModule,
+        SseModule,
         ClusterModule.forRoot(config),
       ],
     };

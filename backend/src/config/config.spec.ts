@@ -55,6 +55,15 @@ describe(loadConfig.name, () => {
     expect(() => loadConfig({ MAX_ALERTS: '-1' })).toThrow(/MAX_ALERTS=/);
   });
 
+  it('sends SSE heartbeats every 15 s unless SSE_HEARTBEAT_MS says otherwise', () => {
+    expect(loadConfig({}).sseHeartbeatMs).toBe(15_000);
+    expect(loadConfig({ SSE_HEARTBEAT_MS: '250' }).sseHeartbeatMs).toBe(250);
+    expect(() => loadConfig({ SSE_HEARTBEAT_MS: '10' })).toThrow(
+      /^invalid configuration:\n {2}SSE_HEARTBEAT_MS="10": /,
+    );
+    expect(() => loadConfig({ SSE_HEARTBEAT_MS: 'often' })).toThrow(/SSE_HEARTBEAT_MS=/);
+  });
+
   it('parses lists and numbers, treating empty strings as unset', () => {
     const c = loadConfig({
       PORT: '0',

@@ -93,6 +93,7 @@ const EnvSchema = z
     HISTORY_PRUNE_MS: int(1000, 86_400_000).default(60_000),
     ...RETENTION_ENV,
     FEED_STALE_MS: int(100, 3_600_000).default(5000),
+    SSE_HEARTBEAT_MS: int(100, 3_600_000).default(15_000),
     ALLOWED_ORIGINS: list(
       z.string().refine(isOrigin, { message: 'origins are scheme://host[:port] with nothing after it' }),
     ).optional(),
@@ -214,6 +215,8 @@ export interface AppConfig {
   };
   /** No tick for this long (ms) -> viewers are told `status {feed: 'stale'}`. */
   feedStaleMs: number;
+  /** How often an SSE stream (`GET /api/stream`) gets a `: ping` comment, ms. */
+  sseHeartbeatMs: number;
   security: {
     /** Exact origins browsers may connect from; undefined = the gateway's own origins + Vite's dev server. */
     allowedOrigins: string[] | undefined;
@@ -333,6 +336,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       },
     },
     feedStaleMs: e.FEED_STALE_MS,
+    sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
     security: {
       allowedOrigins: e.ALLOWED_ORIGINS,
       authTokens: e.AUTH_TOKENS,

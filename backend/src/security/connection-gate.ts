@@ -106,6 +106,14 @@ export class ConnectionGate {
     return this.conns.values();
   }
 
+  /**
+   * The caps Engine.IO connections count against (`MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_IP`),
+   * for connections that are not Engine.IO's (SSE streams) to count in the same totals.
+   */
+  get caps(): ConnectionLimiter {
+    return this.limiter;
+  }
+
   get size(): number {
     return this.conns.size;
   }

@@ -28,7 +28,7 @@ import { ConnectionGate } from '../security/connection-gate.js';
 import { ViewerSession } from '../security/viewer-session.js';
 import { SlowConsumerGuard } from './slow-consumer.js';
 import { writeFrames } from './frame-writer.js';
-import { SubscriptionService, type SocketViewer, type ViewerData, type ViewerSocket } from './subscription.service.js';
+import { SubscriptionService, type StreamViewer, type ViewerData, type ViewerSocket } from './subscription.service.js';
 import { Throttler } from './throttler.js';
 
 export type MarketNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, NodeEvents, ViewerData>;
@@ -43,7 +43,7 @@ export class StreamGateway
 
   constructor(
     private readonly subscriptions: SubscriptionService,
-    private readonly throttler: Throttler<SocketViewer>,
+    private readonly throttler: Throttler<StreamViewer>,
     private readonly guard: ViewerSession,
     private readonly gate: ConnectionGate,
     private readonly feedHealth: FeedHealth,
@@ -60,7 +60,7 @@ export class StreamGateway
     // Auth is decided before the socket connects (Nest guards do not run on connection).
     nsp.use(this.guard.authenticate);
     // In cluster mode every node runs its own throttler over the whole feed and writes only to
-    // its own sockets.
+    // its own sockets (and SSE streams, which the writer tells apart).
     this.throttler.start({ write: writeFrames });
     // Every connection, not only viewers': publishers and socket-less connections queue too.
     this.slowConsumers.start(() => this.gate.connections());

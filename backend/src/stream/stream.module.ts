@@ -14,7 +14,8 @@ import { Throttler } from './throttler.js';
 /**
  * Market data out: the `/market` gateway, subscriptions, the throttler (which pulls from the
  * market by seq and writes each viewer one frame per flush) and the slow-consumer sweep. The gateway binds the throttler's output and
- * starts it when its namespace exists; both stop in their own shutdown hooks.
+ * starts it when its namespace exists; both stop in their own shutdown hooks. The throttler and
+ * the subscriptions are exported for the SSE streams (sse/), which are viewers like sockets.
  */
 @Module({
   imports: [SecurityModule],
@@ -55,6 +56,6 @@ import { Throttler } from './throttler.js';
     AlertService,
     StreamGateway,
   ],
-  exports: [Throttler, SlowConsumerGuard, StreamGateway, AlertService],
+  exports: [Throttler, SlowConsumerGuard, StreamGateway, AlertService, SubscriptionService],
 })
 export class StreamModule {}

@@ -23,8 +23,8 @@ import { CANDLE_INTERVAL_LIST, MarketState } from '../market/market-state.js';
 import type { ViewerSessionData } from '../security/viewer-session.js';
 import { candleSeries, Throttler, type Viewer } from './throttler.js';
 
-/** One held symbol of one socket. A new object per (re)subscription, so stale deferred work can tell. */
-interface Subscription {
+/** One held symbol of one subscriber. A new object per (re)subscription, so stale deferred work can tell. */
+export interface Subscription {
   readonly tierMs: number;
   /** False until the socket may get quotes for it without repeating its snapshot. */
   ready: boolean;
@@ -37,6 +37,26 @@ interface Subscription {
 /** A viewer socket as the throttler sees it. */
 export interface SocketViewer extends Viewer {
   readonly socket: ViewerSocket;
+}
+
+/** A viewer that is not a socket (an SSE stream): the frame writer hands it each frame's JSON. */
+export interface HttpViewer extends Viewer {
+  readonly socket?: undefined;
+  /** Writes one `frame` payload, already JSON. */
+  writeFrame(json: string): void;
+}
+
+/** Whoever the throttler writes to: viewer sockets and SSE streams, in the same groups. */
+export type StreamViewer = SocketViewer | HttpViewer;
+
+/**
+ * What subscriptions are kept on: a viewer socket, or an SSE stream shaped like one (its
+ * catch-up frame comes through `emit('frame')`).
+ */
+export interface Subscriber {
+  readonly connected: boolean;
+  readonly data: { subs: Map<string, Subscription>; viewer: StreamViewer };
+  emit(event: 'frame', frame: ViewerFrame): unknown;
 }
 
 /** What the gateway keeps per viewer socket: everything on `socket.data`. */
@@ -62,8 +82,8 @@ function badRequest(error: z.ZodError): { ok: false; error: ErrorBody } {
 }
 
 /**
- * Subscribe and unsubscribe, for the `/market` gateway: validates, answers with snapshots, and
- * tells the throttler what the socket holds, so it lands in the group of viewers owed the same
+ * Subscribe and unsubscribe, for the `/market` gateway (and the subscribe of an SSE stream, see
+ * sse/): validates, answers with snapshots, and tells the throttler what the socket holds, so it lands in the group of viewers owed the same
  * frames. A symbol enters the socket's frames only when the next flush cannot repeat what its
  * snapshot already says, so every quote it receives is newer than its snapshot (and every trade
  * newer than the snapshot's `tradeSeq`), each exactly once. A `since` is honoured only in the
@@ -74,7 +94,7 @@ export class SubscriptionService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly market: MarketState,
-    private readonly throttler: Throttler<SocketViewer>,
+    private readonly throttler: Throttler<StreamViewer>,
   ) {}
 
   /** Viewer sockets by socket object, for who only holds the socket (the slow-consumer guard). */
@@ -92,7 +112,7 @@ export class SubscriptionService {
     return this.viewers.get(socket);
   }
 
-  subscribe(socket: ViewerSocket, payload: unknown): SubscribeAck {
+  subscribe(socket: Subscriber, payload: unknown): SubscribeAck {
     const parsed = SubscribeRequestSchema.safeParse(payload);
     if (!parsed.success) return badRequest(parsed.error);
     const req = parsed.data;
@@ -192,8 +212,8 @@ export class SubscriptionService {
     return { ok: true, symbols: removed };
   }
 
-  /** Takes a disconnected socket out of the throttler. */
-  release(socket: ViewerSocket): void {
+  /** Takes a disconnected socket (or a closed stream) out of the throttler. */
+  release(socket: Subscriber): void {
     socket.data.subs.clear();
     this.throttler.assign(socket.data.viewer, null);
   }
@@ -214,7 +234,7 @@ export class SubscriptionService {
    * sent, in one frame, what came after each snapshot meanwhile.
    */
   private catchUp(
-    socket: ViewerSocket,
+    socket: Subscriber,
     held: [string, Subscription, Snapshot][],
     quotes: boolean,
     trades: boolean,
@@ -253,7 +273,7 @@ export class SubscriptionService {
    * Puts the socket in the throttler group of what it holds and may be sent now; `fresh`: the
    * candle series that start afresh (those of a subscribe's symbols).
    */
-  private sync(socket: ViewerSocket, fresh: readonly number[] = []): void {
+  private sync(socket: Subscriber, fresh: readonly number[] = []): void {
     const quotes: number[][] = this.throttler.tiers.map(() => []);
     const trades: number[] = [];
     let candles: number[][] | undefined;
