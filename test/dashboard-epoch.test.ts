@@ -57,7 +57,7 @@ describe.skipIf(!chromium)('dashboard across a SIGKILL restart of its gateway (a
     const first = await startGateway({ PORT: String(port), ...FEED });
     gateways.push(first);
     const { context, page } = await openDashboard(browser, first.url, {
-      prefs: { charts: [{ symbol: CHART, windowS: 60 }], tierMs: 250 },
+      prefs: { charts: [{ symbol: CHART, interval: '1s' }], tierMs: 250 },
     });
     contexts.push(context);
     try {

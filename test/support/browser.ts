@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { FEED_NAMESPACE, type FeedAck, type FeedClientToServerEvents, type FeedTrade } from '@tickdeck/protocol';
+import type { Candle, FeedAck, FeedTick, FeedTrade } from '@tickdeck/protocol';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { io, type Socket } from 'socket.io-client';
 import { CHROMIUM_ARGS } from '../../bench/lib/chromium.mjs';
+import { connectPublisher as connectFeed } from './gateway.js';
 import { until } from './until.js';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../artifacts/screenshots/', import.meta.url));
@@ -11,9 +11,42 @@ const SCREENSHOTS = fileURLToPath(new URL('../../artifacts/screenshots/', import
 /** Where the dashboard keeps its preferences (frontend/src/lib/prefs.svelte.ts). */
 export const PREFS_KEY = 'tickdeck.prefs.v1';
 
-import type { PageHook } from '../../bench/lib/page-hook.js';
+import type { PageHook as BenchPageHook } from '../../bench/lib/page-hook.js';
 
-export type { PageHook };
+/** One chart as the page hook reports it (frontend/src/lib/test-hook.ts `ChartView`). */
+export interface ChartView {
+  symbol: string;
+  interval: string;
+  mode: 'candles' | 'line';
+  /** Bars held. */
+  points: number;
+  /** Bars drawn (chart.js elements of the price dataset). */
+  drawn: number;
+  /** Starts of the bars held, oldest first. */
+  xs: number[];
+  /** The bars chart.js was given (the ones in view), oldest first. */
+  bars: Candle[];
+  /** The x axis range, epoch ms. */
+  min: number;
+  max: number;
+  /** Median distance between neighbouring drawn bars, px. */
+  spacingPx: number;
+  follow: boolean;
+  hasOlder: boolean;
+  loadingOlder: boolean;
+}
+
+/**
+ * What the page exposes as `window.__tickdeck` (frontend/src/lib/test-hook.ts): the bench's view
+ * (bench/lib/page-hook.d.ts), with the candle charts' fields the browser tests read.
+ */
+export interface PageHook extends Omit<BenchPageHook, 'charts'> {
+  charts(): ChartView[];
+  /** Page coordinates of the centre of `symbol`'s drawn bar starting at `start` (at its close). */
+  barPoint(symbol: string, start: number): { x: number; y: number } | undefined;
+  /** The watchlist's symbols, in order. */
+  watchlist(): string[];
+}
 
 /** Launches the system Chromium (never a downloaded one). */
 export function launchBrowser(executablePath: string): Promise<Browser> {
@@ -22,8 +55,12 @@ export function launchBrowser(executablePath: string): Promise<Browser> {
 
 export interface OpenOptions {
   viewport?: { width: number; height: number };
+  /** A phone: touch events and a mobile viewport. */
+  touch?: boolean;
   /** Stored preferences to start from (`localStorage`), as the page would have saved them. */
   prefs?: Record<string, unknown>;
+  /** Called with the page before it loads: to listen to its requests and sockets from the start. */
+  onPage?: (page: Page) => void;
 }
 
 /** A fresh context (empty storage unless `prefs`) with the dashboard at `url` loaded. */
@@ -32,7 +69,10 @@ export async function openDashboard(
   url: string,
   options: OpenOptions = {},
 ): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: options.viewport ?? { width: 1440, height: 900 } });
+  const context = await browser.newContext({
+    viewport: options.viewport ?? { width: 1440, height: 900 },
+    ...(options.touch ? { hasTouch: true, isMobile: true } : {}),
+  });
   if (options.prefs) {
     // Only when nothing is stored yet, so a reload keeps what the page saved since.
     const [key, value] = [JSON.stringify(PREFS_KEY), JSON.stringify(JSON.stringify(options.prefs))];
@@ -41,6 +81,7 @@ export async function openDashboard(
     });
   }
   const page = await context.newPage();
+  options.onPage?.(page);
   await page.goto(url);
   return { context, page };
 }
@@ -67,21 +108,29 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SCREENSHOTS}${name}.png` });
 }
 
-type FeedClient = Socket<Record<string, never>, FeedClientToServerEvents>;
+/** A `/feed` publisher that stays connected (the gateway needs FEED=both|external). */
+export interface Publisher {
+  /** Publishes `ticks` and resolves with the ack; throws when any is refused. */
+  ticks(ticks: FeedTick[]): Promise<FeedAck>;
+  close(): void;
+}
+
+export async function connectPublisher(url: string, token: string): Promise<Publisher> {
+  const socket = await connectFeed(url, token);
+  return {
+    async ticks(ticks) {
+      const ack = await socket.timeout(10_000).emitWithAck('ticks', ticks);
+      if (ack.rejectedCount > 0) throw new Error(`ticks refused: ${JSON.stringify(ack.rejected.slice(0, 3))}`);
+      return ack;
+    },
+    close: () => socket.disconnect(),
+  };
+}
 
 /** Publishes `trades` through the gateway's `/feed` namespace (the gateway needs FEED=both|external). */
 export async function publishTrades(url: string, token: string, trades: FeedTrade[]): Promise<FeedAck> {
-  const socket: FeedClient = io(`${url}${FEED_NAMESPACE}`, {
-    auth: { token },
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-  });
+  const socket = await connectFeed(url, token);
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
     return await socket.timeout(5000).emitWithAck('trades', trades);
   } finally {
     socket.disconnect();

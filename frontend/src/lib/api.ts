@@ -1,4 +1,5 @@
-import type { History, InstrumentSpec } from '@tickdeck/protocol';
+import type { Candle, CandleInterval, Candles, InstrumentSpec } from '@tickdeck/protocol';
+import type { CandleQuery } from './chart/book';
 import { authHeaders } from './auth';
 
 async function getJson<T>(path: string): Promise<T> {
@@ -24,9 +25,13 @@ export async function fetchTiers(): Promise<number[]> {
   return tiers as number[];
 }
 
-/** `GET /api/history/{symbol}?seconds=N` as chart points: the close of each second at its start. */
-export async function fetchHistory(symbol: string, seconds: number): Promise<{ x: number; y: number }[]> {
-  const history = await getJson<History>(`/api/history/${encodeURIComponent(symbol)}?seconds=${seconds}`);
-  if (!Array.isArray(history.points)) throw new Error(`GET /api/history/${symbol} did not return points`);
-  return history.points.map((p) => ({ x: p.t, y: p.close }));
+/** `GET /api/candles/{symbol}`: bars of one interval, oldest first (the open bar last). */
+export async function fetchCandles(symbol: string, interval: CandleInterval, query: CandleQuery): Promise<Candle[]> {
+  const params = new URLSearchParams({ interval, limit: String(query.limit) });
+  if (query.from !== undefined) params.set('from', String(query.from));
+  if (query.to !== undefined) params.set('to', String(query.to));
+  const path = `/api/candles/${encodeURIComponent(symbol)}?${params}`;
+  const body = await getJson<Candles>(path);
+  if (!Array.isArray(body.candles)) throw new Error(`GET ${path} did not return candles`);
+  return body.candles;
 }

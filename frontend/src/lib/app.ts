@@ -1,8 +1,10 @@
-import { fetchHistory } from './api';
-import { ChartFeed } from './chart/feed';
+import type { CandleInterval } from '@tickdeck/protocol';
+import { fetchCandles } from './api';
+import { ChartBook } from './chart/book';
 import { formatNotional, formatPrice, formatSize } from './format';
 import { market } from './market.svelte';
-import { Prefs } from './prefs.svelte';
+import { FIRST_VISIT_CHARTS, Prefs, watchedOf } from './prefs.svelte';
+import type { Wanted } from './subscriptions';
 import { ToastStore } from './toasts.svelte';
 import { TradeStore } from './trades.svelte';
 import { decimalsOf } from './format';
@@ -28,4 +30,34 @@ export const trades = new TradeStore({
   },
 });
 
-export const charts = new ChartFeed(fetchHistory);
+/** The bars of the open charts: REST pages and the live stream. */
+export const charts = new ChartBook(fetchCandles);
+
+/** What the page shows of the symbols the gateway carries: the watchlist, and its charts' intervals. */
+export function wanted(carried: readonly string[]): Wanted {
+  const symbols = watchedOf(prefs.watchlist, carried);
+  const shown = new Set(symbols);
+  const candles: Record<string, CandleInterval[]> = {};
+  for (const chart of prefs.open) if (shown.has(chart.symbol)) candles[chart.symbol] = [chart.interval];
+  return { symbols, candles };
+}
+
+/** Bars of `1m` a first visit wants before it charts at `1m` rather than `1s` (a gateway just started has none). */
+const FIRST_VISIT_MINUTES = 30;
+
+/**
+ * A first visit opens charts of the first watchlist symbols, so a newcomer sees candles at once:
+ * at `1m` when the gateway has half an hour of them, else at `1s`, which fill in at once.
+ */
+export async function openFirstVisitCharts(carried: readonly string[]): Promise<void> {
+  const symbols = watchedOf(prefs.watchlist, carried).slice(0, FIRST_VISIT_CHARTS);
+  if (prefs.charts !== null || symbols.length === 0) return;
+  let interval: CandleInterval = '1s';
+  try {
+    const bars = await fetchCandles(symbols[0]!, '1m', { limit: FIRST_VISIT_MINUTES });
+    if (bars.length >= FIRST_VISIT_MINUTES) interval = '1m';
+  } catch {
+    // no history to judge by: the narrow interval
+  }
+  prefs.openFirstVisit(symbols, interval);
+}

@@ -1,15 +1,17 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   FRAME_VERSION,
+  type Candle,
   type PingAck,
   type SubscribeAck,
   type SubscribeRequest,
   type Trade,
   type ViewerFrame,
 } from '@tickdeck/protocol';
-import { ChartFeed } from './chart/feed';
+import { ChartBook, type CandleQuery } from './chart/book';
 import { MarketStore } from './market.svelte';
 import { connectMarket, type ConnectOptions, type MarketSocket } from './socket';
+import type { Wanted } from './subscriptions';
 import { EPOCH, quote, snapshot, spec } from './test-data';
 import { TradeStore } from './trades.svelte';
 
@@ -114,11 +116,11 @@ async function subscribed(socket: FakeSocket, id: string): Promise<Sent> {
 
 const connections: { close(): void }[] = [];
 
-function setup(options: Pick<ConnectOptions, 'throttleMs' | 'pingIntervalMs' | 'loadTiers'> = {}) {
+function setup(options: Pick<ConnectOptions, 'throttleMs' | 'pingIntervalMs' | 'loadTiers' | 'wanted'> = {}) {
   const store = new MarketStore();
   const trades = new TradeStore({ schedule: (flush) => flush() });
-  const history = vi.fn(async (_symbol: string, _seconds: number) => [] as { x: number; y: number }[]);
-  const charts = new ChartFeed(history);
+  const history = vi.fn(async (_symbol: string, _interval: string, _query: CandleQuery) => [] as Candle[]);
+  const charts = new ChartBook(history);
   const socket = new FakeSocket();
   const loadSymbols = vi.fn(async () => instruments);
   const loadTiers = vi.fn(async () => [100, 250, 1000]);
@@ -467,49 +469,80 @@ describe(connectMarket.name, () => {
     expect(trades.lastSeq('AAPL')).toBe(3);
   });
 
-  it('feeds the open charts only the quotes the store accepted', async () => {
-    const { socket, charts } = setup();
-    const series = charts.open('AAPL', 60_000);
-    await vi.waitFor(() => expect(series.backfilling).toBe(false));
-    await subscribed(socket, 'a');
-    socket.lastSent().ack(null, ok([snapshot('AAPL', 10, { last: 228, ts: 1000 }), snapshot('BTC-USD', 20)]));
-
-    socket.frame({ quotes: [quote('AAPL', 9, { last: 1, ts: 2000 }), quote('AAPL', 11, { last: 229, ts: 3000 })] });
-    expect(series.points).toEqual([
-      { x: 1000, y: 228 },
-      { x: 3000, y: 229 },
+  it('subscribes the watchlist only, one request per set of chart intervals, and follows the page', async () => {
+    let watch: Wanted = { symbols: ['AAPL', 'BTC-USD'], candles: { AAPL: ['1m'] } };
+    const { socket, connection } = setup({ wanted: () => watch });
+    socket.open('a');
+    await vi.waitFor(() => expect(socket.sent).toHaveLength(2), { interval: 1 });
+    expect(socket.sent.map((s) => [s.event, s.request])).toEqual([
+      ['subscribe', { symbols: ['AAPL'], candles: ['1m'] }],
+      ['subscribe', { symbols: ['BTC-USD'] }],
     ]);
+    socket.sent[0]!.ack(null, ok([snapshot('AAPL', 10)]));
+    socket.sent[1]!.ack(null, ok([snapshot('BTC-USD', 20)]));
+
+    // The chart moves to 5m, BTC-USD leaves the watchlist.
+    watch = { symbols: ['AAPL'], candles: { AAPL: ['5m'] } };
+    connection.sync();
+    expect(socket.sent.slice(2).map((s) => [s.event, s.request])).toEqual([
+      ['unsubscribe', { symbols: ['BTC-USD'] }],
+      ['subscribe', { symbols: ['AAPL'], candles: ['5m'], epoch: EPOCH, since: { AAPL: 0 } }],
+    ]);
+    // Nothing changed: nothing is sent.
+    connection.sync();
+    expect(socket.sent).toHaveLength(4);
   });
 
-  it('bridges the outage in the charts after a reconnect, without backwards points', async () => {
-    const { socket, charts, history } = setup();
-    const series = charts.open('AAPL', 60_000);
-    await vi.waitFor(() => expect(series.backfilling).toBe(false));
+  it('routes candle acks and batches into the charts, and bridges the outage after a reconnect', async () => {
+    const bar = (m: number, fields: Partial<Candle> = {}): Candle => ({
+      start: m * 60_000,
+      open: 1,
+      high: 2,
+      low: 0.5,
+      close: 1.5,
+      volume: 3,
+      ticks: 4,
+      closed: true,
+      ...fields,
+    });
+    const { socket, charts, history } = setup({ wanted: () => ({ symbols: ['AAPL'], candles: { AAPL: ['1m'] } }) });
+    history.mockResolvedValueOnce([bar(1), bar(2, { closed: false, ticks: 1 })]);
+    const series = charts.open('AAPL', '1m');
+    await vi.waitFor(() => expect(series.loaded).toBe(true));
     await subscribed(socket, 'a');
-    socket.lastSent().ack(null, ok([snapshot('AAPL', 10, { last: 228, ts: 1000 }), snapshot('BTC-USD', 20)]));
-    expect(history).toHaveBeenCalledTimes(1);
+    socket.lastSent().ack(null, {
+      ...ok([snapshot('AAPL', 10)]),
+      candles: [{ symbol: 'AAPL', interval: '1m', bars: [bar(2, { closed: false, ticks: 2 })] }],
+    });
+    socket.frame({ candles: [{ symbol: 'AAPL', interval: '1m', bars: [bar(2), bar(3, { closed: false })] }] });
+    await vi.waitFor(() => expect(series.loading).toBe(false));
+    expect(series.store.bars.map((b) => [b.start / 60_000, b.closed])).toEqual([
+      [1, true],
+      [2, true],
+      [3, false],
+    ]);
 
     socket.drop('transport close');
-    let resolve!: (points: { x: number; y: number }[]) => void;
-    history.mockImplementationOnce(() => new Promise((r) => (resolve = r)));
+    history.mockResolvedValueOnce([bar(2), bar(3), bar(4), bar(5, { closed: false, ticks: 2 })]);
     await subscribed(socket, 'b');
-    // The same run: the line continues, and history fills the outage.
-    socket.lastSent().ack(null, ok([snapshot('AAPL', 12, { last: 231, ts: 9000 }), snapshot('BTC-USD', 23)]));
-    expect(history).toHaveBeenCalledTimes(2);
-    socket.frame({ quotes: [quote('AAPL', 13, { last: 232, ts: 9500 })] });
-    resolve([
-      { x: 500, y: 1 },
-      { x: 4000, y: 229 },
-      { x: 8000, y: 230 },
-    ]);
-    await vi.waitFor(() => expect(series.backfilling).toBe(false));
-    expect(series.points.map((p) => p.x)).toEqual([1000, 4000, 8000, 9000, 9500]);
+    expect(socket.lastSent().request).toMatchObject({ symbols: ['AAPL'], candles: ['1m'] });
+    socket.lastSent().ack(null, {
+      ...ok([snapshot('AAPL', 14)]),
+      candles: [{ symbol: 'AAPL', interval: '1m', bars: [bar(5, { closed: false })] }],
+    });
+    // The same run: the gap is asked for from the newest closed bar, and fills in once.
+    expect(history).toHaveBeenLastCalledWith('AAPL', '1m', { from: 2 * 60_000, limit: 5000 });
+    await vi.waitFor(() => expect(series.loading).toBe(false));
+    expect(series.store.bars.map((b) => b.start / 60_000)).toEqual([1, 2, 3, 4, 5]);
+    expect(series.store.unsettled()).toBeUndefined();
   });
 
   it('sends since only with its epoch, and after a new epoch starts the tape, the seqs and the charts over', async () => {
     const { store, socket, trades, charts, history } = setup();
-    const series = charts.open('AAPL', 60_000);
-    await vi.waitFor(() => expect(series.backfilling).toBe(false));
+    const old = { start: 60_000, open: 1, high: 1, low: 1, close: 1, volume: 1, ticks: 1, closed: true };
+    history.mockResolvedValueOnce([old]);
+    const series = charts.open('AAPL', '1m');
+    await vi.waitFor(() => expect(series.loaded).toBe(true));
     await subscribed(socket, 'a');
     expect(socket.lastSent().request).not.toHaveProperty('since');
     expect(socket.lastSent().request).not.toHaveProperty('epoch');
@@ -523,7 +556,7 @@ describe(connectMarket.name, () => {
 
     // Killed and restarted: the new run's seqs are past the old ones by the time we are back.
     socket.drop('transport close');
-    let resolve!: (points: { x: number; y: number }[]) => void;
+    let resolve!: (bars: Candle[]) => void;
     history.mockImplementationOnce(() => new Promise((r) => (resolve = r)));
     await subscribed(socket, 'b');
     expect(socket.lastSent().request).toMatchObject({ epoch: EPOCH, since: { AAPL: 7, 'BTC-USD': 0 } });
@@ -540,21 +573,38 @@ describe(connectMarket.name, () => {
     socket.frame({ trades: [{ symbol: 'AAPL', trades: [trade(31, { ts: 9100 })] }] });
     expect(tapeSeqs(trades)).toEqual([31]);
 
-    // The chart is drawn again from the new run's history: nothing of the old line stays.
-    expect(history).toHaveBeenLastCalledWith('AAPL', 60);
-    expect(series.points).toEqual([]);
-    socket.frame({ quotes: [quote('AAPL', 41, { last: 301, ts: 9500 })] });
-    resolve([
-      { x: 8000, y: 299 },
-      { x: 8500, y: 300 },
-    ]);
-    await vi.waitFor(() => expect(series.backfilling).toBe(false));
-    expect(series.points.map((p) => p.x)).toEqual([8000, 8500, 9000, 9500]);
+    // The chart is drawn again from the new run's bars: nothing of the old ones stays.
+    expect(history).toHaveBeenLastCalledWith('AAPL', '1m', { limit: 500 });
+    expect(series.store.bars).toEqual([]);
+    resolve([{ ...old, start: 120_000, close: 300 }]);
+    await vi.waitFor(() => expect(series.loaded).toBe(true));
+    expect(series.store.bars.map((b) => [b.start, b.close])).toEqual([[120_000, 300]]);
 
     // And the next resubscribe counts in the new epoch.
     socket.drop('transport close');
     await subscribed(socket, 'c');
     expect(socket.lastSent().request).toMatchObject({ epoch: 'e2', since: { AAPL: 31, 'BTC-USD': 0 } });
+  });
+
+  it('marks a restart once, and no gap, when several subscribes come back in a new epoch', async () => {
+    const { socket, trades } = setup({
+      wanted: () => ({ symbols: ['AAPL', 'BTC-USD'], candles: { AAPL: ['1m'] } }),
+    });
+    socket.open('a');
+    await vi.waitFor(() => expect(socket.sent).toHaveLength(2), { interval: 1 });
+    socket.sent[0]!.ack(null, ok([snapshot('AAPL', 10, { tradeSeq: 5 })]));
+    socket.sent[1]!.ack(null, ok([snapshot('BTC-USD', 20, { tradeSeq: 3 })]));
+
+    socket.drop('transport close');
+    socket.open('b');
+    await vi.waitFor(() => expect(socket.sent).toHaveLength(4), { interval: 1 });
+    // Both asked with the old epoch's since; the gateway restarted, so both list their symbols as gaps.
+    expect(socket.sent[2]!.request).toMatchObject({ epoch: EPOCH, since: { AAPL: 5 } });
+    expect(socket.sent[3]!.request).toMatchObject({ epoch: EPOCH, since: { 'BTC-USD': 3 } });
+    socket.sent[2]!.ack(null, { ...ok([snapshot('AAPL', 2, { tradeSeq: 1, epoch: 'e2' })]), gaps: ['AAPL'] });
+    socket.sent[3]!.ack(null, { ...ok([snapshot('BTC-USD', 4, { tradeSeq: 2, epoch: 'e2' })]), gaps: ['BTC-USD'] });
+    expect(trades.tape.map((e) => e.kind)).toEqual(['restart']);
+    expect(trades.since()).toEqual({ AAPL: 1, 'BTC-USD': 2 });
   });
 
   it('measures the round trip with ping while connected', async () => {

@@ -3,6 +3,7 @@ import {
   ErrorCode,
   FRAME_VERSION,
   MARKET_NAMESPACE,
+  type CandleBatch,
   type ClientToServerEvents,
   type InstrumentSpec,
   type ServerToClientEvents,
@@ -12,8 +13,8 @@ import {
 } from '@tickdeck/protocol';
 import { fetchSymbols, fetchTiers } from './api';
 import { getToken } from './auth';
-import type { ChartFeed } from './chart/feed';
 import type { MarketStore, Transport } from './market.svelte';
+import { holdKey, planSubscriptions, type SubscribeGroup, type Wanted } from './subscriptions';
 import type { TradeStore } from './trades.svelte';
 
 /** The dashboard's socket on `/market`, typed by the protocol's event maps. */
@@ -24,8 +25,16 @@ export interface MarketConnection {
   reconnect(): void;
   /** Subscribe again (every symbol, the current tier): how a new tier takes effect. */
   resubscribe(): void;
+  /** Asks for what the page wants now (`wanted`), and drops what it no longer shows. */
+  sync(): void;
   /** Disconnect for good and cancel pending retries and timers. */
   close(): void;
+}
+
+/** Where candle acks and batches go (the chart book). */
+export interface CandleSink {
+  applyAck(ack: { epoch: string; candles?: readonly CandleBatch[] }): void;
+  applyBatch(batch: CandleBatch): void;
 }
 
 /** Where the socket's events go. */
@@ -33,13 +42,18 @@ export interface MarketSinks {
   market: MarketStore;
   /** Trade tape and `since` bookkeeping; trades are ignored without it. */
   trades?: TradeStore;
-  /** Open charts; fed the quotes the market store accepted. */
-  charts?: ChartFeed;
+  /** Open charts: every ack (its epoch, the open bars) and the frames' candle batches. */
+  charts?: CandleSink;
 }
 
 export interface ConnectOptions {
   /** Throttle tier to ask for, in ms, read at every subscribe; by default the gateway's default tier. */
   throttleMs?: number | (() => number | undefined);
+  /**
+   * What the page shows of the instruments the gateway carries, read at every (re)connect and
+   * {@link MarketConnection.sync}: the watchlist and its charts' intervals. Default: every symbol, no candles.
+   */
+  wanted?: (instruments: readonly InstrumentSpec[]) => Wanted;
   /** How long to wait for a subscribe ack before asking again, in ms. */
   ackTimeoutMs?: number;
   /** Pause before retrying a failed symbol fetch or subscribe, in ms. */
@@ -84,15 +98,19 @@ const DISCONNECT_REASONS: Partial<Record<Socket.DisconnectReason, string>> = {
 
 /**
  * Opens the market socket and keeps the stores up to date: on every connect (the first and each
- * reconnect) it loads the symbol list and subscribes to all of it, with `{epoch, since}` so the
- * ack fills the trade tape's gap, then routes each `frame` (its quotes, then its trade batches)
- * and `status` into the stores and measures the round trip. An ack of another epoch (the gateway
- * restarted) makes every store and chart start over from it. No other module talks to socket.io.
+ * reconnect) it loads the symbol list and subscribes to what the page shows (`wanted`: the
+ * watchlist, one request per set of chart intervals), with `{epoch, since}` so the ack fills the
+ * trade tape's gap, then routes each `frame` (its quotes, its trade batches, its candle batches)
+ * and `status` into the stores and measures the round trip. {@link MarketConnection.sync} follows
+ * the page: it unsubscribes what is no longer shown and subscribes what is new or changed. An ack
+ * of another epoch (the gateway restarted) makes every store and chart start over from it. No
+ * other module talks to socket.io.
  */
 export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}): MarketConnection {
   const { market, trades, charts } = sinks;
   const {
     throttleMs,
+    wanted = (instruments) => ({ symbols: instruments.map((spec) => spec.symbol), candles: {} }),
     ackTimeoutMs = 5000,
     retryDelayMs = 2000,
     pingIntervalMs = 5000,
@@ -106,10 +124,12 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let pingTimer: ReturnType<typeof setInterval> | undefined;
   let shuttingDown = false;
-  /** Connections that reached a subscribe ack; from the second on, charts bridge the outage. */
-  let sessionsLive = 0;
   let sessionLive = false;
-  let symbols: string[] = [];
+  /** The connection whose instruments are loaded: until then there is nothing to sync. */
+  let readyId: string | undefined;
+  let instruments: readonly InstrumentSpec[] = [];
+  /** What this connection asked the gateway for (acked or in flight): symbol -> holdKey. */
+  const held = new Map<string, string>();
   /** Engine.IO connections whose transport upgrades are already reported. */
   const watched = new WeakSet<object>();
 
@@ -118,16 +138,17 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
     retryTimer = setTimeout(action, delayMs);
   }
 
-  function request(): SubscribeRequest {
-    const req: SubscribeRequest = { symbols };
+  function request(group: SubscribeGroup): SubscribeRequest {
+    const req: SubscribeRequest = { symbols: group.symbols };
     // A tier this gateway does not offer (a preference saved against another one) falls back
     // to the gateway's default.
     const ms = tier();
     if (ms !== undefined && market.tiers.includes(ms)) req.throttleMs = ms;
+    if (group.candles.length > 0) req.candles = group.candles;
     // Seqs mean something only in their epoch: `since` goes with the epoch it was counted in.
     const epoch = trades?.epoch;
-    const held = new Set(symbols);
-    const since = Object.fromEntries(Object.entries(trades?.since() ?? {}).filter(([s]) => held.has(s)));
+    const mine = new Set(group.symbols);
+    const since = Object.fromEntries(Object.entries(trades?.since() ?? {}).filter(([s]) => mine.has(s)));
     if (epoch !== undefined && Object.keys(since).length > 0) {
       req.epoch = epoch;
       req.since = since;
@@ -135,52 +156,79 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
     return req;
   }
 
-  function applyAck(ack: Extract<SubscribeAck, { ok: true }>): void {
-    const reconnected = !sessionLive && sessionsLive++ > 0;
+  function applyAck(req: SubscribeRequest, ack: Extract<SubscribeAck, { ok: true }>): void {
     sessionLive = true;
-    // A new epoch: the charts' lines are another run's; otherwise they bridge the outage.
-    if (market.epoch !== undefined && ack.epoch !== market.epoch) charts?.reset();
-    else if (reconnected) charts?.resync();
-    const applied = market.subscribed(ack);
-    trades?.applyAck(ack);
-    charts?.apply(applied);
+    market.subscribed(ack);
+    // A `since` of another epoch lists every symbol it names in `gaps`: nothing was missed that
+    // the restart mark (made by the first ack of the new epoch) does not already say.
+    const stale = req.epoch !== undefined && req.epoch !== ack.epoch;
+    trades?.applyAck(stale ? { ...ack, trades: [], gaps: [] } : ack);
+    charts?.applyAck(ack);
   }
 
-  /** Subscribes to `symbols`, for as long as this connection (`id`) lasts. */
-  function subscribe(id: string | undefined): void {
+  /** Forgets that `group` was asked for, so the next sync asks again. */
+  function unhold(group: SubscribeGroup): void {
+    const key = holdKey(group.candles);
+    for (const symbol of group.symbols) if (held.get(symbol) === key) held.delete(symbol);
+  }
+
+  /** Subscribes `group`, for as long as this connection (`id`) lasts. */
+  function subscribe(id: string | undefined, group: SubscribeGroup): void {
     const current = () => socket.connected && socket.id === id;
-    socket.timeout(ackTimeoutMs).emit('subscribe', request(), (err, ack) => {
+    const req = request(group);
+    socket.timeout(ackTimeoutMs).emit('subscribe', req, (err, ack) => {
       if (!current()) return;
-      if (err) retry(() => subscribe(id));
-      else if (ack.ok) applyAck(ack);
-      else if (ack.error.code === ErrorCode.RATE_LIMITED)
-        retry(() => subscribe(id), ack.error.retryAfterMs ?? retryDelayMs);
-      else if (sessionLive) market.applyStatus({ notice: { code: ack.error.code, message: ack.error.message } });
+      if (err) {
+        unhold(group);
+        retry(() => sync(id));
+      } else if (ack.ok) applyAck(req, ack);
+      else if (ack.error.code === ErrorCode.RATE_LIMITED) {
+        unhold(group);
+        retry(() => sync(id), ack.error.retryAfterMs ?? retryDelayMs);
+      } else if (sessionLive) market.applyStatus({ notice: { code: ack.error.code, message: ack.error.message } });
       else market.offline(`subscribe refused: ${ack.error.message}`);
     });
   }
 
-  /** Loads the universe and subscribes to it, for as long as this connection (`id`) lasts. */
+  /** Takes this connection (`id`) from what it holds to what the page wants. */
+  function sync(id: string | undefined): void {
+    if (!socket.connected || socket.id !== id || readyId !== id) return;
+    const plan = planSubscriptions(held, wanted(instruments));
+    if (plan.unsubscribe.length > 0) {
+      for (const symbol of plan.unsubscribe) held.delete(symbol);
+      // What the gateway answers changes nothing here: the symbols are off the page already.
+      socket.timeout(ackTimeoutMs).emit('unsubscribe', { symbols: plan.unsubscribe }, () => {});
+    }
+    for (const group of plan.subscribe) {
+      const key = holdKey(group.candles);
+      for (const symbol of group.symbols) held.set(symbol, key);
+      subscribe(id, group);
+    }
+    // Nothing to show: live all the same.
+    if (held.size === 0 && !sessionLive) {
+      sessionLive = true;
+      market.subscribed({ snapshots: [] });
+    }
+  }
+
+  /** Loads the universe and subscribes to what the page shows of it, for as long as this connection (`id`) lasts. */
   async function subscribeAll(id: string | undefined): Promise<void> {
     const current = () => socket.connected && socket.id === id;
-    let instruments: InstrumentSpec[];
+    let loaded: InstrumentSpec[];
     try {
       // The tiers are a nicety: without them the page keeps the protocol's defaults.
-      const [loaded, tiers] = await Promise.all([loadSymbols(), loadTiers().catch(() => undefined)]);
-      instruments = loaded;
+      const [specs, tiers] = await Promise.all([loadSymbols(), loadTiers().catch(() => undefined)]);
+      loaded = specs;
       if (tiers) market.tiers = tiers;
     } catch {
       if (current()) retry(() => void subscribeAll(id));
       return;
     }
     if (!current()) return;
-    market.setInstruments(instruments);
-    symbols = instruments.map((spec) => spec.symbol);
-    if (symbols.length === 0) {
-      market.subscribed({ snapshots: [] });
-      return;
-    }
-    subscribe(id);
+    instruments = loaded;
+    market.setInstruments(loaded);
+    readyId = id;
+    sync(id);
   }
 
   function ping(id: string | undefined): void {
@@ -199,6 +247,8 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
     clearTimeout(retryTimer);
     shuttingDown = false;
     sessionLive = false;
+    readyId = undefined;
+    held.clear();
     market.sessionStarted();
     const engine = socket.io.engine;
     market.setTransport(engine?.transport?.name as Transport | undefined);
@@ -252,13 +302,11 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
     applyFrame(frame);
   });
 
-  /** Quotes, then trades; keys this page does not know (added without a version bump) are ignored. */
-  function applyFrame({ quotes, trades: batches }: ViewerFrame): void {
-    if (quotes) {
-      const applied = market.applyQuotes(quotes);
-      if (applied.length > 0) charts?.apply(applied);
-    }
+  /** Quotes, trades, then candles; keys this page does not know (added without a version bump) are ignored. */
+  function applyFrame({ quotes, trades: batches, candles }: ViewerFrame): void {
+    if (quotes) market.applyQuotes(quotes);
     for (const batch of batches ?? []) trades?.applyBatch(batch);
+    for (const batch of candles ?? []) charts?.applyBatch(batch);
   }
 
   socket.on('status', (status) => {
@@ -287,7 +335,12 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
       socket.connect();
     },
     resubscribe() {
-      if (socket.connected && sessionLive && symbols.length > 0) subscribe(socket.id);
+      if (!socket.connected || !sessionLive) return;
+      held.clear();
+      sync(socket.id);
+    },
+    sync() {
+      if (socket.connected) sync(socket.id);
     },
     close() {
       clearTimeout(retryTimer);

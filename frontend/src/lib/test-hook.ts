@@ -1,8 +1,34 @@
-import type { Point } from './chart/series';
-import { liveCharts } from './chart/price-chart';
+import type { Candle, CandleInterval } from '@tickdeck/protocol';
+import { liveCharts } from './chart/candle-chart';
+import type { ChartMode } from './chart/modes';
 import type { MarketStore } from './market.svelte';
+import { watchedOf, type Prefs } from './prefs.svelte';
 import type { ToastStore } from './toasts.svelte';
 import type { TradeStore } from './trades.svelte';
+
+/** One chart as the hook reports it, read from its chart.js instance and its bar store. */
+export interface ChartView {
+  symbol: string;
+  interval: CandleInterval;
+  mode: ChartMode;
+  /** Bars held. */
+  points: number;
+  /** Bars drawn: the chart.js elements of the price dataset. */
+  drawn: number;
+  /** Starts of the bars held, oldest first. */
+  xs: number[];
+  /** The bars chart.js was given (the ones in view), oldest first, as the price dataset holds them. */
+  bars: Candle[];
+  /** The x axis range, epoch ms. */
+  min: number;
+  max: number;
+  /** Median distance between neighbouring drawn bars, px. */
+  spacingPx: number;
+  /** Following the newest bar (false after panning back). */
+  follow: boolean;
+  hasOlder: boolean;
+  loadingOlder: boolean;
+}
 
 /** What the browser tests and the bench read from the page (`window.__tickdeck`); read-only. */
 export interface PageHook {
@@ -10,7 +36,11 @@ export interface PageHook {
   /** Quotes applied for `symbol` since load. */
   quoteCount(symbol: string): number;
   /** Each drawn chart's data, read from the chart.js instance itself. */
-  charts(): { symbol: string; points: number; drawn: number; xs: number[] }[];
+  charts(): ChartView[];
+  /** Page coordinates of the centre of `symbol`'s drawn bar starting at `start` (at its close). */
+  barPoint(symbol: string, start: number): { x: number; y: number } | undefined;
+  /** The watchlist's symbols, in order, as the page shows them. */
+  watchlist(): string[];
   toasts(): { title: string; body: string }[];
   tape(): number;
   /** The tape's lines, newest first: trades with their id, seq and feed time; marks with theirs. */
@@ -29,17 +59,48 @@ declare global {
   }
 }
 
-export function installPageHook(stores: { market: MarketStore; toasts: ToastStore; trades: TradeStore }): void {
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+export function installPageHook(stores: {
+  market: MarketStore;
+  toasts: ToastStore;
+  trades: TradeStore;
+  prefs: Prefs;
+}): void {
   window.__tickdeck = {
     connection: () => stores.market.connection.state,
     quoteCount: (symbol) => stores.market.quoteCount(symbol),
     charts: () =>
-      [...liveCharts].map(([symbol, chart]) => {
-        const dataset = chart.data.datasets[0]!;
-        // With decimation on, chart.js keeps the full data in `_data` and draws `data`.
-        const raw = (dataset as { _data?: Point[] })._data ?? dataset.data;
-        return { symbol, points: raw.length, drawn: chart.getDatasetMeta(0).data.length, xs: raw.map((p) => p.x) };
+      [...liveCharts.values()].map((c) => {
+        const { chart, series } = c;
+        const elements = chart.getDatasetMeta(0).data;
+        const x = chart.scales.x;
+        return {
+          symbol: c.symbol,
+          interval: c.interval,
+          mode: c.mode,
+          points: series.store.length,
+          drawn: elements.length,
+          xs: series.store.bars.map((b) => b.start),
+          bars: chart.data.datasets[0]!.data.map((b) => ({ ...b })),
+          min: x?.min ?? 0,
+          max: x?.max ?? 0,
+          spacingPx: median(elements.slice(1).map((el, i) => el.x - elements[i]!.x)),
+          follow: c.viewport.follow,
+          hasOlder: series.store.hasOlder,
+          loadingOlder: series.loadingOlder,
+        };
       }),
+    barPoint: (symbol, start) => liveCharts.get(symbol)?.pointOf(start),
+    watchlist: () =>
+      watchedOf(
+        stores.prefs.watchlist,
+        stores.market.instruments.map((s) => s.symbol),
+      ),
     toasts: () => stores.toasts.toasts.map(({ title, body }) => ({ title, body })),
     tape: () => stores.trades.tape.length,
     tapeEntries: () =>
