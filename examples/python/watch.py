@@ -8,20 +8,15 @@ disconnect notice) on stderr. Exits 0 after --seconds (or on Ctrl-C), 1 on a usa
 2 when the gateway refuses or drops the connection.
 """
 
-import argparse
 import os
 import sys
 import threading
 
 import socketio
 
+from tickdeck_example import UsageError, connect, number
+
 NAMESPACE = "/market"
-
-
-def number(x):
-    """A price or size as the gateway sent it: the shortest form that reads back the same."""
-    text = repr(float(x))
-    return text[:-2] if text.endswith(".0") else text
 
 
 def quote_line(q):
@@ -36,45 +31,6 @@ def trade_line(symbol, t):
         f"trade {symbol} {t['side']} {number(t['size'])} @ {number(t['price'])}"
         f" id={t['id']} seq={t['seq']}"
     )
-
-
-def refusal_text(data):
-    """A refused connection's `connect_error`: `{message, data: {code, message}}` from the gateway."""
-    if not isinstance(data, dict):
-        return str(data)
-    detail = data.get("data") if isinstance(data.get("data"), dict) else data
-    return f"{detail.get('code', 'REFUSED')}: {detail.get('message', data.get('message'))}"
-
-
-def connect(sio, url, namespace, auth):
-    """Connects to `namespace` and waits for its answer: None once connected, else why not."""
-    answered = threading.Event()
-    refusal = []
-
-    def on_connect_error(data):
-        refusal.append(refusal_text(data))
-        answered.set()
-
-    sio.on("connect", answered.set, namespace=namespace)
-    sio.on("connect_error", on_connect_error, namespace=namespace)
-    try:
-        # wait=False: python-socketio 5.7 would sit out its whole wait_timeout after a refusal.
-        sio.connect(url, namespaces=[namespace], auth=auth, wait=False)
-    except socketio.exceptions.ConnectionError as err:
-        return str(err)
-    if not answered.wait(10):
-        refusal.append("no answer within 10 s")
-    if refusal:
-        sio.disconnect()
-        return refusal[0]
-    return None
-
-
-class UsageError(argparse.ArgumentParser):
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        print(f"watch.py: {message}", file=sys.stderr)
-        sys.exit(1)
 
 
 def parse_args(argv):
