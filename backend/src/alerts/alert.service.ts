@@ -99,8 +99,16 @@ export class AlertService implements OnModuleInit {
     }
     const offline: FiredAlert[] = [];
     if (since !== undefined) {
+      // One read of the bars per symbol, however many of the request's alerts watch it.
+      const bars = new Map<number, Promise<Candle[]>>();
+      const barsOf = (i: number) => {
+        let read = bars.get(i);
+        if (!read) bars.set(i, (read = this.barsSince(i, since)));
+        return read;
+      };
       for (const spec of alerts) {
-        const fired = await this.firedSince(spec, since, states?.[spec.id] ?? 'armed');
+        const i = this.market.indexOf(spec.symbol);
+        const fired = this.firedSince(spec, await barsOf(i), states?.[spec.id] ?? 'armed');
         if (fired) offline.push(fired);
       }
       // The socket may have gone while the bars were read: nothing to hold for it then.
@@ -169,14 +177,13 @@ export class AlertService implements OnModuleInit {
   }
 
   /**
-   * Would `spec` have fired since `since` (epoch ms), from `state`? Read from the 1-second bars
-   * (1-minute ones for what is older than they reach), oldest first: a bar that takes it past its
+   * Would `spec` have fired over `bars` (its symbol's bars since the page's `since`, oldest first:
+   * see {@link barsSince}), from `state`? A bar that takes it past its
    * re-arm level arms it, and an armed one fires at the first bar that reaches its level (both in
    * one bar: the order inside is unknown, so it fires rather than miss a crossing).
    */
-  private async firedSince(spec: AlertSpec, since: number, state: AlertState): Promise<FiredAlert | null> {
+  private firedSince(spec: AlertSpec, bars: readonly Candle[], state: AlertState): FiredAlert | null {
     const i = this.market.indexOf(spec.symbol);
-    const bars = await this.barsSince(i, since);
     const c = spec.condition;
     const h = spec.hysteresis;
     const open = this.market.openAt(i);
