@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench`: every scenario of issues 3 and 13 in one bounded run, on 127.0.0.1 only, ours
+// `npm run bench`: every scenario of issues 3, 13 and 14 in one bounded run, on 127.0.0.1 only, ours
 // beside the baseline peers, with the same lean load generator. Writes bench/results/latest.json (every
 // figure) and bench/results/latest.md (the table). `--quick` is the CI smoke run (< 60 s): it
 // exits non-zero when a scenario errors, and does not judge the numbers.
@@ -13,8 +13,10 @@ import { releaseLock, waitForMachine } from './lib/machine.mjs';
 import { evaluateTargets } from './lib/report.mjs';
 import { otherLoadWarning, writeResults } from './lib/results.mjs';
 import { runBrowser } from './scenarios/browser.mjs';
+import { runCandles } from './scenarios/candles.mjs';
 import { runCluster } from './scenarios/cluster.mjs';
 import { runFanoutAndRamp } from './scenarios/fanout.mjs';
+import { runHistoryCost } from './scenarios/history.mjs';
 import { runIngestFeed } from './scenarios/ingest-feed.mjs';
 import { runIngestMicro } from './scenarios/ingest.mjs';
 import { runMemory } from './scenarios/memory.mjs';
@@ -87,6 +89,14 @@ async function main() {
   for (const workload of cfg.workloads) {
     for (const key of servers)
       await run.guarded(`${key} fan-out/ramp (${workload})`, () => runFanoutAndRamp(run, key, workload));
+  }
+  if (wants('history')) {
+    if (hasOurs) await run.guarded('history', () => runHistoryCost(run));
+    else results.history = needsOurs();
+  }
+  if (wants('candles')) {
+    if (hasOurs) await run.guarded('candles', () => runCandles(run));
+    else results.candles = needsOurs();
   }
   if (wants('memory')) for (const key of servers) await run.guarded(`${key} memory`, () => runMemory(run, key));
   if (wants('scale')) {

@@ -71,8 +71,9 @@ export class BenchRun {
 
   /**
    * Starts a server under test on a free port and waits until it is ready.
-   * @param {ServerKey} key @param {{ feedRate: number, env?: Record<string, string> }} o
-   *   env: on top of (and overriding) the run's
+   * @param {ServerKey} key @param {{ feedRate: number, env?: Record<string, string>, dataDir?: string }} o
+   *   env: on top of (and overriding) the run's; dataDir: ours' DATA_DIR (a seeded one) instead of a
+   *   fresh one, removed when the server stops all the same
    */
   async startServer(key, o) {
     const { cfg, results } = this;
@@ -84,8 +85,10 @@ export class BenchRun {
       broker = await startBroker(def.broker, cfg.readyTimeoutMs, (child) => this.live.others.add(child));
     }
     const port = broker ? broker.wsPort : await freePort();
-    // Ours keeps its history (SQLite, the default) in a directory of its own, removed when it stops.
-    const dataDir = mkdtempSync(join(tmpdir(), 'tickdeck-bench-'));
+    // Ours keeps its history in SQLite (HISTORY_STORE=sqlite below, whatever DATABASE_URL the
+    // shell has: scenario `history` sets `memory` for its other half, `candles` `postgres`), in a
+    // directory of its own, removed when it stops.
+    const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'tickdeck-bench-'));
     this.dataDirs.set(port, dataDir);
     const server = new ServerProc({
       name: key,
@@ -102,6 +105,7 @@ export class BenchRun {
         THROTTLE_TIERS_MS: cfg.tiersMs.join(','),
         LOG_LEVEL: 'warn',
         NODE_ENV: 'production',
+        HISTORY_STORE: 'sqlite',
         DATA_DIR: dataDir,
         // Every load-generator client comes from 127.0.0.1: lift the per-address cap (peers ignore it).
         MAX_CONNECTIONS: '1000000',

@@ -11,9 +11,9 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const ALL_SERVERS = 'ours,plain,limit,limit1,naive,nats,mqtt';
 /** --quick: the product and the two limits it is judged against. */
 export const QUICK_SERVERS = 'ours,limit,limit1';
-export const ALL_SCENARIOS = 'ingest,ingest-feed,fanout,ramp,memory,scale,cluster,browser';
+export const ALL_SCENARIOS = 'ingest,ingest-feed,fanout,ramp,history,candles,memory,scale,cluster,browser';
 /** --quick (CI, < 60 s): no scale (minutes), cluster (Redis, two gateways) or browser (Chromium). */
-export const QUICK_SCENARIOS = 'ingest,ingest-feed,fanout,ramp,memory';
+export const QUICK_SCENARIOS = 'ingest,ingest-feed,fanout,ramp,history,candles,memory';
 
 export const HELP = `usage: node bench/run.mjs [options]
 
@@ -36,6 +36,12 @@ export const HELP = `usage: node bench/run.mjs [options]
                         redis-server on the PATH, skipped with a message without it)
                         (ingest-feed: ticks/s accepted end to end through /feed, tickdeck-sim
                         replay --speed max into ours with FEED=external; needs ours)
+                        (history: the fan-out of ours with HISTORY_STORE=sqlite beside the same
+                        with HISTORY_STORE=memory, windows interleaved; needs ours)
+                        (candles: GET /api/candles latency per interval over 7 days of bars
+                        seeded by bench/seed-history.mjs, in SQLite and in a database of its own
+                        on the PostgreSQL at 127.0.0.1:5432 (skipped with a warning when there is
+                        none, an error under CI=true); needs ours)
                         (browser: the dashboard in headless /usr/bin/chromium, 8 charts at the
                         100 ms tier for 30 s (5 s when asked for with --quick): median fps,
                         longest main-thread task, JS bundle gzipped; bench/browser.mjs; needs ours)
@@ -296,6 +302,47 @@ export function benchConfig({
       /** p99 bound: 100 ms + the tier */
       boundMs: 1000 + 100,
       minDelivered: 0.95,
+    },
+    /**
+     * Scenario `history`: what keeping history costs the fan-out. The fan-out's clients and feed
+     * on ours with each store, one server per window, in this order (ABBA in a full run, so a
+     * drift of the machine's load weighs on both alike); each store's figures are the mean of its
+     * windows. Targets: sqlite ≥ minRatio × memory updates/s within bound, ELD p99 sqlite ≤
+     * memory + maxEldDeltaMs.
+     */
+    history: {
+      order: /** @type {('sqlite' | 'memory')[]} */ (
+        quick ? ['memory', 'sqlite'] : ['memory', 'sqlite', 'sqlite', 'memory']
+      ),
+      clients: quick ? 200 : 1000,
+      warmupMs: quick ? 700 : 3000,
+      windowMs: quick ? 1500 : 8000,
+      minRatio: 0.95,
+      maxEldDeltaMs: 5,
+    },
+    /**
+     * Scenario `candles`: `days` of bars of `symbols` seeded into each store (bench/seed-history.mjs),
+     * ours started on it with the usual feed and nothing pruned, then per interval `requests`
+     * sequential GET /api/candles/`symbol`?interval=X&limit=`limit`&to=T (after `warmup` uncounted),
+     * T random inside the seeded days and before the gateway started, so every bar comes from the
+     * store. Target: p99 ≤ p99TargetMs for every interval and store.
+     */
+    candles: {
+      days: quick ? 1 : 7,
+      symbols: quick ? ['AAPL'] : ['AAPL', 'MSFT'],
+      symbol: 'AAPL',
+      limit: 500,
+      requests: quick ? 10 : 300,
+      warmup: quick ? 2 : 20,
+      p99TargetMs: 20,
+      /** The target is judged on this many days of bars (a --quick run seeds fewer: not judged). */
+      targetDays: 7,
+      stores: /** @type {('sqlite' | 'postgres')[]} */ (['sqlite', 'postgres']),
+      /** The server a fresh `tickdeck_bench_<random>` database is created on (and dropped from). */
+      pgAdminUrl: 'postgresql://postgres@127.0.0.1:5432/postgres',
+      seedBatch: 50_000,
+      seedTimeoutMs: quick ? 30_000 : 300_000,
+      requestTimeoutMs: 10_000,
     },
     /** End-to-end ingest: a recording of this many ticks/s over this many seconds, replayed at max speed. */
     ingestFeed: { rate: 200_000, seconds: quick ? 1 : 5, batch: 5000, inFlight: 4, seed: 42 },

@@ -13,13 +13,27 @@ export class LiveProcesses {
     this.pools = new Set();
     /** @type {Set<ChildProcess>} anything else: tickdeck-sim, ingest-micro, redis-server */
     this.others = new Set();
+    /**
+     * Synchronous clean-ups of what is not a process (a scenario's PostgreSQL database), run
+     * after the kills when the harness exits before the scenario removed it itself.
+     * @type {Set<() => void>}
+     */
+    this.cleanups = new Set();
   }
 
-  /** SIGKILL to everything still registered (the exit path: synchronous, no waiting). */
+  /** SIGKILL to everything still registered (the exit path: synchronous, no waiting), then the clean-ups. */
   killAll() {
     for (const s of this.servers) s.killNow();
     for (const p of this.pools) p.killNow();
     for (const c of this.others) if (c.exitCode === null) c.kill('SIGKILL');
+    for (const fn of this.cleanups) {
+      try {
+        fn();
+      } catch {
+        // best effort on the way out
+      }
+    }
+    this.cleanups.clear();
   }
 
   /**

@@ -292,6 +292,94 @@ export function evaluateTargets(r) {
     });
   }
 
+  // -------- history (issue 14)
+  const hi = r.history;
+  const hc = r.config?.history ?? { minRatio: 0.95, maxEldDeltaMs: 5 };
+  const hWhy = hi?.reason ?? 'history scenario not run';
+  const hOk = hi?.status === 'ok';
+  const hNote = hOk
+    ? `${n(hi.clients)} clients, feed ${n(hi.feedRate)} ticks/s, ${hi.windows.length} windows (${hi.windows.map((/** @type {any} */ x) => x.store).join(', ')}), means; CPU sqlite ${n(hi.sqlite.serverCpuPct, 1)} %, memory ${n(hi.memory.serverCpuPct, 1)} %`
+    : '';
+  ratioRow(
+    'History cost: updates/s within bound (fan-out), HISTORY_STORE=sqlite vs memory',
+    'updates/s',
+    'memory',
+    hOk ? hi.sqlite.withinBoundPerSec : null,
+    hOk ? hi.memory.withinBoundPerSec : null,
+    (x) => x >= hc.minRatio,
+    `≥ ${hc.minRatio}× memory`,
+    hNote,
+    hWhy,
+    true,
+  );
+  if (!hOk || hi.sqlite.eldP99Ms === null || hi.memory.eldP99Ms === null) {
+    notRun(
+      'History cost: event-loop delay p99 (fan-out), sqlite vs memory',
+      'ms',
+      `≤ memory + ${hc.maxEldDeltaMs} ms`,
+      hOk ? 'no event-loop delay reading' : hWhy,
+    );
+  } else {
+    const delta = hi.sqlite.eldP99Ms - hi.memory.eldP99Ms;
+    out.push({
+      name: 'History cost: event-loop delay p99 (fan-out), sqlite vs memory',
+      value: hi.sqlite.eldP99Ms,
+      unit: 'ms',
+      valueText: `${n(hi.sqlite.eldP99Ms, 1)} ms`,
+      reference: 'memory',
+      referenceValue: hi.memory.eldP99Ms,
+      referenceText: `memory: ${n(hi.memory.eldP99Ms, 1)} ms`,
+      ratio: null,
+      ratioText: `${delta >= 0 ? '+' : '−'}${n(Math.abs(delta), 1)} ms`,
+      target: `≤ memory + ${hc.maxEldDeltaMs} ms`,
+      status: delta <= hc.maxEldDeltaMs ? 'MET' : 'MISSED',
+      note: hNote,
+    });
+  }
+  const ca = r.candles;
+  const cc = r.config?.candles ?? { p99TargetMs: 20, targetDays: 7 };
+  for (const [store, label] of /** @type {const} */ ([
+    ['sqlite', 'SQLite'],
+    ['postgres', 'PostgreSQL'],
+  ])) {
+    const name = `GET /api/candles p99 over ${cc.targetDays} days of stored bars, every interval (${label})`;
+    const x = ca?.status === 'ok' ? ca.stores?.[store] : null;
+    const target = `≤ ${cc.p99TargetMs} ms`;
+    if (!x)
+      notRun(
+        name,
+        'ms',
+        target,
+        ca?.status === 'ok' ? `${label} not in this run` : (ca?.reason ?? 'candles scenario not run'),
+      );
+    else if (x.status !== 'ok') notRun(name, 'ms', target, `${label} skipped: ${x.reason}`);
+    else if (ca.days < cc.targetDays)
+      notRun(
+        name,
+        'ms',
+        target,
+        `measured over ${ca.days} day(s) of bars, not ${cc.targetDays} (--quick): worst p99 ${n(x.worstP99Ms, 1)} ms (${x.worstInterval})`,
+      );
+    else {
+      out.push({
+        name,
+        value: x.worstP99Ms,
+        unit: 'ms',
+        valueText: `${n(x.worstP99Ms, 1)} ms (${x.worstInterval})`,
+        reference: null,
+        referenceValue: null,
+        ratio: null,
+        target,
+        status: x.worstP99Ms <= cc.p99TargetMs ? 'MET' : 'MISSED',
+        note:
+          `p50/p99 ms: ${Object.entries(x.intervals)
+            .map(([i, t]) => `${i} ${n(/** @type {any} */ (t).p50Ms, 1)}/${n(/** @type {any} */ (t).p99Ms, 1)}`)
+            .join(', ')}; ` +
+          `${n(ca.requests)} requests per interval, limit ${ca.limit}, ${n(x.seed.rows)} bars of ${ca.symbols.join(', ')}, feed ${n(ca.feedRate)} ticks/s`,
+      });
+    }
+  }
+
   // -------- issue 3's that still stand
   absolute(
     'Ingest, market state + throttler on one core (micro)',
@@ -392,7 +480,7 @@ export function renderMarkdown(r) {
   L.push('');
 
   // -------- targets
-  L.push(`## Targets (issue 13; ramp and fan-out rows on the ${TARGET_WORKLOAD} workload)`);
+  L.push(`## Targets (issues 13 and 14; ramp and fan-out rows on the ${TARGET_WORKLOAD} workload)`);
   L.push('');
   L.push('| measure | ours | reference | ratio | target | status | notes |');
   L.push('| --- | ---: | ---: | ---: | --- | --- | --- |');
@@ -525,6 +613,78 @@ export function renderMarkdown(r) {
     L.push('');
   } else if (sc && sc.status !== 'not run') {
     L.push('## Scale', '', `${sc.status}: ${sc.reason ?? ''}`, '');
+  }
+
+  // -------- history cost (issue 14)
+  const hs = r.history;
+  if (hs && hs.status === 'ok') {
+    L.push(
+      `## History cost on fan-out: ours with HISTORY_STORE=sqlite vs memory (${n(hs.clients)} clients × ${c.symbolsPerClient} symbols @ ${c.tierMs} ms, feed ${n(hs.feedRate)} ticks/s)`,
+    );
+    L.push('');
+    L.push(
+      `One server per window, in this order (${hs.windows.map((/** @type {any} */ w) => w.store).join(', ')}); sqlite in a fresh DATA_DIR, written every HISTORY_WRITE_MS (1 s) on the main thread. ` +
+        `Within bound: p99 ≤ ${n(hs.boundMs)} ms and ≥ ${c.ramp.minDelivered * 100} % of owed (${n(hs.owedPerSec)}/s), no disconnects; a window that is not counts 0 updates/s within bound. ` +
+        `A window during which other processes used more than ${c.otherLoadWarnPct} % of a core is measured again once (full run; "2nd window"). ` +
+        `Rows written: bars + trades per second (the gateway's /metrics over the window); last write: the duration of the last batch.`,
+    );
+    L.push('');
+    L.push(
+      '| # | store | updates/s | within bound | % of owed | p50 ms | p99 ms | max ms | server CPU % | RSS MB | ELD p99 ms | ELD max ms | rows written/s | last write ms | other load % |',
+    );
+    L.push('| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    hs.windows.forEach((/** @type {any} */ m, /** @type {number} */ i) => {
+      L.push(
+        `| ${i + 1} | ${m.store}${m.retried ? ' (2nd window)' : ''}${m.overloaded ? ' ⚠' : ''} | ${n(m.updatesPerSec)} | ${m.held ? 'yes' : 'no'} | ${n((m.deliveredRatio ?? 0) * 100, 1)} | ${n(m.latencyP50Ms)} | ${n(m.latencyP99Ms)} | ${n(m.latencyMaxMs)} | ${n(m.serverCpuPct, 1)} | ${n(m.serverRssMB, 1)} | ${n(m.eldP99Ms, 1)} | ${n(m.eldMaxMs, 1)} | ${n(m.rowsWrittenPerSec)} | ${n(m.lastWriteMs, 1)} | ${n(m.otherLoadPct)} |`,
+      );
+    });
+    for (const k of /** @type {const} */ (['sqlite', 'memory'])) {
+      const f = hs[k];
+      L.push(
+        `| mean | **${k}** | ${n(f.updatesPerSec)} | ${n(f.withinBoundPerSec)} upd/s | | | ${n(f.latencyP99Ms)} | | ${n(f.serverCpuPct, 1)} | | ${n(f.eldP99Ms, 1)} | | ${n(f.rowsWrittenPerSec)} | | |`,
+      );
+    }
+    L.push('');
+  } else if (hs && hs.status !== 'not run') {
+    L.push('## History cost on fan-out', '', `${hs.status}: ${hs.reason ?? ''}`, '');
+  }
+
+  // -------- candles (issue 14)
+  const cs = r.candles;
+  if (cs && cs.status === 'ok') {
+    L.push(
+      `## GET /api/candles over ${cs.days} day(s) of stored bars (${cs.symbols.join(', ')}; ${n(cs.requests)} sequential requests per interval, limit ${cs.limit})`,
+    );
+    L.push('');
+    L.push(
+      `bench/seed-history.mjs writes the bars of every interval through the gateway's own adapter; ours then runs on them with its feed at ${n(cs.feedRate)} ticks/s and nothing pruned. ` +
+        `Each request is \`GET /api/candles/${cs.symbol}?interval=X&limit=${cs.limit}&to=T\` with T random in the seeded days (as far in as a full page allows), before anything the gateway folded itself, so every bar comes from the store; time = request sent to JSON parsed, on keep-alive connections, asking as a browser does (\`Accept-Encoding: gzip, deflate, br, zstd\`: the gateway answers brotli), after uncounted warm-up requests. Every answer is checked (count, order, all before T).`,
+    );
+    L.push('');
+    L.push('| store | interval | bars per answer | encoding | p50 ms | p99 ms | max ms | mean ms |');
+    L.push('| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |');
+    /** @type {string[]} */
+    const seeds = [];
+    for (const [store, x] of Object.entries(cs.stores ?? {})) {
+      if (!x || x.status !== 'ok') {
+        L.push(`| ${store} | ${x?.status ?? 'not run'}: ${x?.reason ?? ''} |||||||`);
+        continue;
+      }
+      for (const [i, t] of Object.entries(x.intervals)) {
+        const tt = /** @type {any} */ (t);
+        L.push(
+          `| ${store} | ${i} | ${n(tt.barsMean)} | ${tt.encoding ?? '–'} | ${n(tt.p50Ms, 1)} | ${n(tt.p99Ms, 1)} | ${n(tt.maxMs, 1)} | ${n(tt.meanMs, 1)} |`,
+        );
+      }
+      const sd = x.seed;
+      seeds.push(
+        `${store}: ${n(sd.rows)} bars in ${n(sd.seconds, 1)} s, ${n(sd.rowsPerSec)} rows/s (${n(sd.writeRowsPerSec)} inside write(), batches of ${n(sd.batch)})${sd.vacuumSeconds != null ? `, then VACUUM (ANALYZE) bars in ${n(sd.vacuumSeconds, 1)} s` : ''}; gateway CPU while answering ${n(x.serverCpuPct, 1)} %${x.postgresCpuPct != null ? `, PostgreSQL ${n(x.postgresCpuPct, 1)} %` : ''}, other load ${n(x.otherLoadPct)} %`,
+      );
+    }
+    L.push('');
+    if (seeds.length > 0) L.push(`Seeding: ${seeds.join('; ')}.`, '');
+  } else if (cs && cs.status !== 'not run') {
+    L.push('## GET /api/candles over stored bars', '', `${cs.status}: ${cs.reason ?? ''}`, '');
   }
 
   // -------- memory

@@ -129,6 +129,10 @@ export function newResults(cfg) {
     cluster: { status: 'not run' },
     /** @type {NotRun | ScaleResult} */
     scale: { status: 'not run' },
+    /** @type {NotRun | import('../scenarios/history.mjs').HistoryResult} ours with SQLite vs memory history, fan-out */
+    history: { status: 'not run' },
+    /** @type {NotRun | import('../scenarios/candles.mjs').CandlesResult} GET /api/candles over stored bars */
+    candles: { status: 'not run' },
     /** @type {ReturnType<typeof import('./report.mjs').evaluateTargets>} */
     targets: [],
     /** @type {string[]} scenario errors: the run exits 1 when there is any */
@@ -162,6 +166,8 @@ export function otherLoadWarning(results, warnPct) {
       for (const m of r.steps)
         check(`${k} ramp @ ${m.clients} (${w})`, 'otherLoadPct' in m ? m.otherLoadPct : undefined);
   if (results.scale.status === 'ok') check('scale', results.scale.window.otherLoadPct);
+  if (results.history.status === 'ok')
+    results.history.windows.forEach((m, i) => check(`history ${m.store} #${i + 1}`, m.otherLoadPct));
   if (loaded.length === 0) return null;
   return `other processes used > ${warnPct} % of a core during ${loaded.length} window(s) (${loaded
     .slice(0, 4)
