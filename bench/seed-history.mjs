@@ -248,7 +248,7 @@ export async function seedHistory(store, { symbols, days, end, batch = 50_000, s
 export async function openStore(o) {
   if (o.store === 'sqlite') {
     const { SqliteHistoryStore } = await import('../backend/dist/history/sqlite-store.js');
-    return new SqliteHistoryStore(o.dir);
+    return SqliteHistoryStore.open(o.dir);
   }
   const { PostgresHistoryStore } = await import('../backend/dist/history/pg-store.js');
   return PostgresHistoryStore.open(o.url);

@@ -623,7 +623,7 @@ export function renderMarkdown(r) {
     );
     L.push('');
     L.push(
-      `One server per window, in this order (${hs.windows.map((/** @type {any} */ w) => w.store).join(', ')}); sqlite in a fresh DATA_DIR, written every HISTORY_WRITE_MS (1 s) on the main thread. ` +
+      `One server per window, in this order (${hs.windows.map((/** @type {any} */ w) => w.store).join(', ')}); sqlite in a fresh DATA_DIR, written every HISTORY_WRITE_MS (1 s) by its writer thread. ` +
         `Within bound: p99 ≤ ${n(hs.boundMs)} ms and ≥ ${c.ramp.minDelivered * 100} % of owed (${n(hs.owedPerSec)}/s), no disconnects; a window that is not counts 0 updates/s within bound. ` +
         `A window during which other processes used more than ${c.otherLoadWarnPct} % of a core is measured again once (full run; "2nd window"). ` +
         `Rows written: bars + trades per second (the gateway's /metrics over the window); last write: the duration of the last batch.`,

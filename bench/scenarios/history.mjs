@@ -1,6 +1,6 @@
 // Scenario `history` (issue 14): what keeping history costs the fan-out. The fan-out's workload
 // (cfg.history.clients × 10 of 20 symbols at the 100 ms tier, feed cfg.feedRate) on ours with
-// HISTORY_STORE=sqlite (a fresh temp DATA_DIR, better-sqlite3 writing on the main thread every
+// HISTORY_STORE=sqlite (a fresh temp DATA_DIR, better-sqlite3 writing in its worker thread every
 // HISTORY_WRITE_MS) and on ours with HISTORY_STORE=memory (nothing written), one server per
 // window, in cfg.history.order (memory, sqlite, sqlite, memory in a full run). Per store: the
 // mean over its windows of the updates/s delivered within bound (a window's updates/s when it

@@ -131,6 +131,7 @@ export class HistoryService implements OnModuleInit, BeforeApplicationShutdown {
     // The ring holds the newest bars: when it has `limit` of them (or reaches back to `from`), they are the answer.
     if (ring.length >= limit) return ring;
     const stored = await this.store.bars(this.market.symbols[i]!, interval, from, to, limit);
+    if (ring.length === 0) return stored;
     const byStart = new Map(stored.map((b) => [b.start, b]));
     for (const b of ring) byStart.set(b.start, b);
     return [...byStart.values()].sort((a, b) => a.start - b.start).slice(-limit);
@@ -310,7 +311,8 @@ export class HistoryService implements OnModuleInit, BeforeApplicationShutdown {
     if (store === 'memory') return null;
     let opened: HistoryStore;
     try {
-      opened = store === 'postgres' ? await PostgresHistoryStore.open(databaseUrl!) : new SqliteHistoryStore(dataDir);
+      opened =
+        store === 'postgres' ? await PostgresHistoryStore.open(databaseUrl!) : await SqliteHistoryStore.open(dataDir);
     } catch (err) {
       throw new Error(`${this.setting()}: cannot open the history store: ${(err as Error).message}`, { cause: err });
     }

@@ -2,6 +2,7 @@ import type { Candle, CandleInterval, Trade } from '@tickdeck/protocol';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -95,7 +96,7 @@ function sqlitePlace(): Place {
   };
   return {
     open: async () => {
-      const store = new SqliteHistoryStore(dir);
+      const store = await SqliteHistoryStore.open(dir);
       opened.push(store);
       return store;
     },
@@ -209,6 +210,17 @@ function contract(fresh: () => Promise<Place>): void {
     expect(await store.trades('AAA', Infinity, 2)).toEqual([replaced, tape[8]]);
   });
 
+  it('keeps a feed’s own trade ids and both sides exactly', async () => {
+    const store = await place.open();
+    const own = [
+      { ...trade('AAA', 1), id: 'X-9f3a', side: 'sell' as const },
+      trade('AAA', 2),
+      { ...trade('AAA', 3), id: 'exchange:17', side: 'buy' as const },
+    ];
+    await store.write(batch({ trades: trades('AAA', own) }));
+    expect(await store.trades('AAA', Infinity, 10)).toEqual([...own].reverse());
+  });
+
   it('replaces each symbol’s state and reads them all back', async () => {
     const store = await place.open();
     await store.write(batch({ states: [state('AAA', 1), state('BBB', 2)] }));
@@ -307,6 +319,55 @@ function contract(fresh: () => Promise<Place>): void {
 
 describe(SqliteHistoryStore.name, () => {
   contract(async () => sqlitePlace());
+});
+
+describe(`${SqliteHistoryStore.name}: its writer thread`, () => {
+  let place: Place;
+  beforeEach(() => {
+    place = sqlitePlace();
+  });
+  afterEach(async () => {
+    await place.cleanup();
+  });
+  /** The store's worker, reached past its privacy: what a crash of the thread would take. */
+  const writerOf = (store: HistoryStore) => (store as unknown as { writer: Promise<Worker> | null }).writer;
+
+  it('writes and prunes in a thread of its own; reads on the main thread see what it committed', async () => {
+    const store = await place.open();
+    const worker = await writerOf(store)!;
+    expect(worker.threadId).toBeGreaterThan(0);
+    await store.write(batch({ bars: bars('AAA', '1s', [bar(T0, 1), bar(T0 + SEC, 2)]) }));
+    expect(await store.bars('AAA', '1s', -Infinity, Infinity, 10)).toEqual([bar(T0, 1), bar(T0 + SEC, 2)]);
+    expect(await store.prune({ symbols: ['AAA'], bars: { '1s': T0 + 1 } })).toBe(1);
+  });
+
+  it('fails the requests a dead writer held, and the next write starts a new one', async () => {
+    const store = await place.open();
+    const first = await writerOf(store)!;
+    await first.terminate();
+    expect(await until(() => writerOf(store) === null, 5000)).toBe(true);
+    await store.write(batch({ trades: trades('AAA', [trade('AAA', 1)]) }));
+    const second = await writerOf(store)!;
+    expect(second.threadId).not.toBe(first.threadId);
+    expect(await store.trades('AAA', Infinity, 5)).toEqual([trade('AAA', 1)]);
+  });
+
+  it('names SQLite’s code when the writer fails (a read-only file)', async () => {
+    const store = await place.open();
+    const dir = (store.where.match(/^(.*)\/tickdeck\.db$/) ?? [])[1]!;
+    const ro = new Database(join(dir, 'tickdeck.db'));
+    // A reader holding an open transaction cannot stop a WAL writer; a schema lock can: drop the table.
+    ro.exec('DROP TABLE trades');
+    ro.close();
+    const err = await store.write(batch({ trades: trades('AAA', [trade('AAA', 1)]) })).then(
+      () => null,
+      (e: unknown) => e as Error & { code?: string },
+    );
+    expect(err?.message).toMatch(/no such table: trades/);
+    expect(err?.code).toBe('SQLITE_ERROR');
+    await store.write(batch({ bars: bars('AAA', '1s', [bar(T0, 1)]) }));
+    expect(await store.bars('AAA', '1s', -Infinity, Infinity, 10)).toEqual([bar(T0, 1)]);
+  });
 });
 
 describe.skipIf(!HAS_PG)(PostgresHistoryStore.name, () => {
