@@ -1,6 +1,6 @@
 import { mount } from 'svelte';
 import App from './App.svelte';
-import { charts, market, openFirstVisitCharts, prefs, toasts, trades, wanted } from './lib/app';
+import { alerts, charts, market, notifier, openFirstVisitCharts, prefs, toasts, trades, wanted } from './lib/app';
 import { setToken } from './lib/auth';
 import { watch } from './lib/effects.svelte';
 import { connectMarket } from './lib/socket';
@@ -10,9 +10,11 @@ const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
 
 const connection = connectMarket(
-  { market, trades, charts },
+  { market, trades, charts, alerts },
   { throttleMs: () => prefs.tierMs, wanted: (instruments) => wanted(instruments.map((s) => s.symbol)) },
 );
+// The last-seen time is saved every few seconds; a reload or a closed tab saves it at once.
+addEventListener('pagehide', () => alerts.flush());
 const carried = () => market.instruments.map((s) => s.symbol);
 // The page subscribes to what it shows: the watchlist and the open charts' intervals, as they change.
 watch(
@@ -23,7 +25,9 @@ watch(carried, (symbols) => void openFirstVisitCharts(symbols));
 // The read-only view the browser tests and the bench read (`window.__tickdeck`): only in the
 // `e2e` build (`vite build --mode e2e`); a production build carries none of it.
 if (import.meta.env.MODE === 'e2e') {
-  void import('./lib/test-hook').then(({ installPageHook }) => installPageHook({ market, toasts, trades, prefs }));
+  void import('./lib/test-hook').then(({ installPageHook }) =>
+    installPageHook({ market, toasts, trades, prefs, alerts, notifier }),
+  );
 }
 
 export default mount(App, {

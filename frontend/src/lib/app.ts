@@ -1,5 +1,8 @@
 import type { CandleInterval } from '@tickdeck/protocol';
+import { AlertNotifier, conditionText } from './alert-notify.svelte';
+import { AlertStore, type AddResult, type NewAlert } from './alerts.svelte';
 import { fetchCandles } from './api';
+import { levelsOf, type AlertLevel } from './chart/alert-levels';
 import { ChartBook } from './chart/book';
 import { formatNotional, formatPrice, formatSize } from './format';
 import { market } from './market.svelte';
@@ -29,6 +32,57 @@ export const trades = new TradeStore({
     });
   },
 });
+
+const decimalsFor = (symbol: string) => {
+  const spec = market.instruments.find((s) => s.symbol === symbol);
+  return spec ? decimalsOf(spec.tickSize) : 2;
+};
+
+/** Price alerts: kept in localStorage, registered on every connection. */
+export const alerts: AlertStore = new AlertStore({
+  storage: typeof localStorage === 'undefined' ? undefined : localStorage,
+  onFire: (_alert, fired) => notifier.fire(fired, decimalsFor(fired.symbol)),
+});
+
+/** Toast, browser notification (page in the background) and sound for a fired alert. */
+export const notifier = new AlertNotifier({ toasts, sound: () => alerts.sound });
+
+/** Sets an alert from the user's gesture: the first one asks for permission to notify. */
+export function setAlert(input: NewAlert): Promise<AddResult> {
+  notifier.askPermission();
+  return alerts.add(input);
+}
+
+/**
+ * Sets an alert at `price` picked on `symbol`'s price axis, at the instrument's tick: above the
+ * last price crosses above, below it crosses below.
+ */
+export async function setAlertAt(symbol: string, price: number): Promise<AddResult> {
+  const spec = market.instruments.find((s) => s.symbol === symbol);
+  const tick = spec?.tickSize ?? 0.01;
+  const decimals = decimalsFor(symbol);
+  const level = Number((Math.round(price / tick) * tick).toFixed(decimals));
+  const last = market.quote(symbol)?.last;
+  const kind = last === undefined || level >= last ? 'above' : 'below';
+  const condition = { kind, level } as const;
+  const result = await setAlert({ symbol, condition });
+  if (result.ok) alerts.notice = `Alert set: ${symbol} ${conditionText(condition, decimals)}`;
+  return result;
+}
+
+/** The levels of `symbol`'s alerts for its chart (a `move` alert's two, from the day's open). */
+export function alertLevelsFor(symbol: string, open: number | undefined): AlertLevel[] {
+  return alerts.alerts
+    .filter((a) => a.spec.symbol === symbol && a.status !== 'refused')
+    .flatMap((a) =>
+      levelsOf(a.spec.condition, open).map((price) => ({
+        id: a.spec.id,
+        price,
+        kind: a.spec.condition.kind,
+        active: a.status !== 'fired',
+      })),
+    );
+}
 
 /** The bars of the open charts: REST pages and the live stream. */
 export const charts = new ChartBook(fetchCandles);

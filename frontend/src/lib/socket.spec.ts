@@ -1,13 +1,17 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   FRAME_VERSION,
+  type AlertSetAck,
+  type AlertSetRequest,
   type Candle,
+  type FiredAlert,
   type PingAck,
   type SubscribeAck,
   type SubscribeRequest,
   type Trade,
   type ViewerFrame,
 } from '@tickdeck/protocol';
+import type { AlertChannel } from './alerts.svelte';
 import { ChartBook, type CandleQuery } from './chart/book';
 import { MarketStore } from './market.svelte';
 import { connectMarket, type ConnectOptions, type MarketSocket } from './socket';
@@ -623,5 +627,62 @@ describe(connectMarket.name, () => {
     expect(store.latencyMs).toBeUndefined();
     await vi.advanceTimersByTimeAsync(20_000);
     expect(socket.pings).toHaveLength(2);
+  });
+});
+
+describe('alerts over the market socket', () => {
+  it('hands the alert store a channel per connection, routes fired alerts and the newest quote time', async () => {
+    const market = new MarketStore();
+    const socket = new FakeSocket();
+    const alerts = { connected: vi.fn(), disconnected: vi.fn(), applyFired: vi.fn(), seen: vi.fn() };
+    connections.push(
+      connectMarket(
+        { market, alerts },
+        {
+          pingIntervalMs: 0,
+          rateIntervalMs: 0,
+          loadSymbols: async () => instruments,
+          loadTiers: async () => [100, 250, 1000],
+          createSocket: () => socket as unknown as MarketSocket,
+        },
+      ),
+    );
+    socket.open('a');
+    expect(alerts.connected).toHaveBeenCalledTimes(1);
+    const channel = alerts.connected.mock.calls[0]![0] as AlertChannel;
+    const req: AlertSetRequest = {
+      alerts: [{ id: 'x', symbol: 'AAPL', condition: { kind: 'above', level: 230 } }],
+      since: 5,
+      states: { x: 'armed' },
+    };
+    const answer = channel.set(req);
+    const sent = socket.sent.find((s) => s.event === 'alert:set')!;
+    expect(sent.request).toEqual(req);
+    const ack: AlertSetAck = { ok: true, alerts: [], offline: [] };
+    (sent.ack as unknown as (err: Error | null, res: AlertSetAck) => void)(null, ack);
+    await expect(answer).resolves.toEqual(ack);
+
+    const fired: FiredAlert = {
+      id: 'x',
+      symbol: 'AAPL',
+      condition: { kind: 'above', level: 230 },
+      price: 230.5,
+      ts: 1_700_000_000_900,
+      seq: 12,
+      epoch: EPOCH,
+    };
+    socket.frame({
+      quotes: [quote('AAPL', 11, { ts: 1_700_000_000_500 }), quote('BTC-USD', 21, { ts: 1_700_000_000_700 })],
+      alerts: [fired],
+    });
+    expect(alerts.applyFired).toHaveBeenCalledWith([fired]);
+    expect(alerts.seen).toHaveBeenCalledWith(1_700_000_000_700);
+
+    socket.drop('transport close');
+    expect(alerts.disconnected).toHaveBeenCalledTimes(1);
+    await expect(channel.clear({ ids: ['x'] })).rejects.toThrow('disconnected');
+    socket.open('b');
+    expect(alerts.connected).toHaveBeenCalledTimes(2);
+    expect(alerts.connected.mock.calls[1]![0]).not.toBe(channel);
   });
 });

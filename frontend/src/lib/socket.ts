@@ -3,14 +3,19 @@ import {
   ErrorCode,
   FRAME_VERSION,
   MARKET_NAMESPACE,
+  type AlertClearAck,
+  type AlertListAck,
+  type AlertSetAck,
   type CandleBatch,
   type ClientToServerEvents,
+  type FiredAlert,
   type InstrumentSpec,
   type ServerToClientEvents,
   type SubscribeAck,
   type SubscribeRequest,
   type ViewerFrame,
 } from '@tickdeck/protocol';
+import type { AlertChannel } from './alerts.svelte';
 import { fetchSymbols, fetchTiers } from './api';
 import { getToken } from './auth';
 import type { MarketStore, Transport } from './market.svelte';
@@ -37,6 +42,17 @@ export interface CandleSink {
   applyBatch(batch: CandleBatch): void;
 }
 
+/** Where alert traffic goes (the alert store). */
+export interface AlertSink {
+  /** A connection is up: register the alerts over `channel` (it refuses once this connection is gone). */
+  connected(channel: AlertChannel): void | Promise<void>;
+  disconnected(): void;
+  /** A frame's fired alerts. */
+  applyFired(fired: readonly FiredAlert[]): void;
+  /** The feed time of the newest quote of a frame: how far the page has seen the market. */
+  seen(ts: number): void;
+}
+
 /** Where the socket's events go. */
 export interface MarketSinks {
   market: MarketStore;
@@ -44,6 +60,8 @@ export interface MarketSinks {
   trades?: TradeStore;
   /** Open charts: every ack (its epoch, the open bars) and the frames' candle batches. */
   charts?: CandleSink;
+  /** Price alerts: registered on every connect, fired ones from the frames. */
+  alerts?: AlertSink;
 }
 
 export interface ConnectOptions {
@@ -107,7 +125,7 @@ const DISCONNECT_REASONS: Partial<Record<Socket.DisconnectReason, string>> = {
  * other module talks to socket.io.
  */
 export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}): MarketConnection {
-  const { market, trades, charts } = sinks;
+  const { market, trades, charts, alerts } = sinks;
   const {
     throttleMs,
     wanted = (instruments) => ({ symbols: instruments.map((spec) => spec.symbol), candles: {} }),
@@ -231,6 +249,22 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
     sync(id);
   }
 
+  /** `alert:*` requests for as long as this connection (`id`) lasts. */
+  function alertChannel(id: string | undefined): AlertChannel {
+    const current = () => socket.connected && socket.id === id;
+    const ask = <T>(send: (done: (err: Error | null, ack: T) => void) => void) =>
+      new Promise<T>((resolve, reject) => {
+        if (!current()) return reject(new Error('disconnected'));
+        send((err, ack) => (err ? reject(err) : current() ? resolve(ack) : reject(new Error('disconnected'))));
+      });
+    const timed = () => socket.timeout(ackTimeoutMs);
+    return {
+      set: (req) => ask<AlertSetAck>((done) => timed().emit('alert:set', req, done)),
+      clear: (req) => ask<AlertClearAck>((done) => timed().emit('alert:clear', req, done)),
+      list: () => ask<AlertListAck>((done) => timed().emit('alert:list', done)),
+    };
+  }
+
   function ping(id: string | undefined): void {
     const started = performance.now();
     socket.timeout(pingIntervalMs).emit('ping', (err) => {
@@ -263,11 +297,13 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
       pingTimer = setInterval(() => ping(id), pingIntervalMs);
     }
     void subscribeAll(id);
+    void alerts?.connected(alertChannel(id));
   });
 
   socket.on('disconnect', (reason) => {
     clearTimeout(retryTimer);
     stopPing();
+    alerts?.disconnected();
     if (socket.active) {
       market.reconnecting(0);
     } else if (shuttingDown && reason === 'io server disconnect') {
@@ -302,11 +338,17 @@ export function connectMarket(sinks: MarketSinks, options: ConnectOptions = {}):
     applyFrame(frame);
   });
 
-  /** Quotes, trades, then candles; keys this page does not know (added without a version bump) are ignored. */
-  function applyFrame({ quotes, trades: batches, candles }: ViewerFrame): void {
+  /** Quotes, trades, candles, then fired alerts; keys this page does not know (added without a version bump) are ignored. */
+  function applyFrame({ quotes, trades: batches, candles, alerts: fired }: ViewerFrame): void {
     if (quotes) market.applyQuotes(quotes);
     for (const batch of batches ?? []) trades?.applyBatch(batch);
     for (const batch of candles ?? []) charts?.applyBatch(batch);
+    if (fired && fired.length > 0) alerts?.applyFired(fired);
+    if (alerts && quotes) {
+      let ts = 0;
+      for (const q of quotes) if (q.ts > ts) ts = q.ts;
+      if (ts > 0) alerts.seen(ts);
+    }
   }
 
   socket.on('status', (status) => {

@@ -1,4 +1,7 @@
 import type { Candle, CandleInterval } from '@tickdeck/protocol';
+import type { AlertNotifier } from './alert-notify.svelte';
+import type { AlertStore, PageAlert } from './alerts.svelte';
+import { drawnAlertLevels, priceAxisPoint, type DrawnLevel } from './chart/alert-levels';
 import { liveCharts } from './chart/candle-chart';
 import type { ChartMode } from './chart/modes';
 import type { MarketStore } from './market.svelte';
@@ -47,6 +50,16 @@ export interface PageHook {
   tapeEntries(): TapeLine[];
   /** The epoch the page's seqs count in (the latest ack's). */
   epoch(): string | undefined;
+  /** The page's alerts as its store holds them, oldest first. */
+  alerts(): PageAlert[];
+  /** The alert levels `symbol`'s chart drew last, read from its alert-levels plugin; undefined without a chart. */
+  alertLevels(symbol: string): DrawnLevel[] | undefined;
+  /** Page coordinates of `symbol`'s price axis at `price` (undefined when off the axis). */
+  axisPoint(symbol: string, price: number): { x: number; y: number } | undefined;
+  /** The feed time `since` would say on the next connection. */
+  alertsSeen(): number | undefined;
+  /** Browser notifications shown, beeps played, and the permission. */
+  notifications(): { shown: number; beeps: number; permission: string };
 }
 
 /** One trade-tape line as {@link PageHook.tapeEntries} reports it. */
@@ -70,6 +83,8 @@ export function installPageHook(stores: {
   toasts: ToastStore;
   trades: TradeStore;
   prefs: Prefs;
+  alerts: AlertStore;
+  notifier: AlertNotifier;
 }): void {
   window.__tickdeck = {
     connection: () => stores.market.connection.state,
@@ -110,5 +125,20 @@ export function installPageHook(stores: {
           : { kind: e.kind, ts: e.ts },
       ),
     epoch: () => stores.market.epoch,
+    alerts: () => JSON.parse(JSON.stringify(stores.alerts.alerts)) as PageAlert[],
+    alertLevels: (symbol) => {
+      const c = liveCharts.get(symbol);
+      return c ? drawnAlertLevels(c.chart).map((l) => ({ ...l })) : undefined;
+    },
+    axisPoint: (symbol, price) => {
+      const c = liveCharts.get(symbol);
+      return c ? priceAxisPoint(c.chart, price) : undefined;
+    },
+    alertsSeen: () => stores.alerts.seenTs,
+    notifications: () => ({
+      shown: stores.notifier.notified,
+      beeps: stores.notifier.beeps,
+      permission: stores.notifier.permission,
+    }),
   };
 }
