@@ -278,6 +278,8 @@ export function benchConfig({
     readyTimeoutMs: 30_000,
     rssLimitKB: Number(process.env.BENCH_RSS_LIMIT_MB ?? 4096) * 1024,
     ingestTimeoutMs: quick ? 25_000 : 180_000,
+    /** Scenario `ingest`: armed price alerts in the micro-benchmark's second measurement (issue 16). */
+    ingestAlerts: 100_000,
     /**
      * Scenario `scale`: `target` viewers of ours at the `tierMs` tier, one gateway, from loopback
      * addresses 127.0.0.`firstAddress` on, `perAddress` each (the gateway's MAX_CONNECTIONS_PER_IP

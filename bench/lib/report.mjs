@@ -390,6 +390,18 @@ export function evaluateTargets(r) {
     '',
     'ingest scenario not run',
   );
+  const wa = r.ingestMicro?.withAlerts;
+  absolute(
+    `Ingest with ${n(wa?.alerts ?? 100_000)} armed price alerts, one core (micro)`,
+    wa?.ticksPerSecond,
+    'ticks/s',
+    (v) => v >= 1_000_000,
+    '≥ 1,000,000 ticks/s',
+    wa
+      ? `same run, alert book empty: ${n(r.ingestMicro.ticksPerSecond)} ticks/s (${n(wa.ticksPerSecond / r.ingestMicro.ticksPerSecond, 2)}×); ${n(wa.held)} held, ${n(wa.fired)} fired`
+      : '',
+    r.ingestMicro?.status === 'ok' ? 'run without --alerts' : 'ingest scenario not run',
+  );
   const f = r.ingestFeed;
   absolute(
     'Ingest end to end through /feed',
@@ -736,6 +748,11 @@ export function renderMarkdown(r) {
   L.push(
     `| micro: market state + throttler, one core | ${im?.status === 'ok' ? n(im.ticksPerSecond) : (im?.status ?? 'not run')} | ${im?.status === 'ok' ? `${n(im.ticks)} ticks in ${im.seconds} s` : (im?.reason ?? '')} |`,
   );
+  const iw = im?.status === 'ok' ? im.withAlerts : undefined;
+  if (iw)
+    L.push(
+      `| micro, with ${n(iw.alerts)} armed price alerts (the line above: the same book empty) | ${n(iw.ticksPerSecond)} | ${n(iw.held)} alerts held, ${n(iw.fired)} fired (re-arming, 0.05–10 % from the price), ${n(iw.ticksPerSecond / im.ticksPerSecond, 2)}× the empty book's |`,
+    );
   const f = r.ingestFeed;
   L.push(
     `| end to end through \`/feed\` (tickdeck-sim replay --speed max over loopback) | ${f?.status === 'ok' ? n(f.ticksPerSecond) : (f?.status ?? 'not run')} | ${f?.status === 'ok' ? `${n(f.ticks)} ticks + ${n(f.trades)} trades accepted in ${f.seconds} s (${n(f.itemsPerSecond)} items/s), ${n(f.rejected)} rejected, batches of ${n(f.batch)}, ${f.inFlight} in flight, gateway CPU ${f.serverCpuPct ?? '–'} %` : (f?.reason ?? '')} |`,

@@ -1,5 +1,6 @@
 // Scenario `ingest`: market state + the throttler on one core, no network
-// (`node bench/ingest-micro.mjs --json`), its JSON line merged as is.
+// (`node bench/ingest-micro.mjs --json --alerts N`), its JSON line merged as is: the ticks/s with
+// the price alerts' book empty, then with N armed alerts, in the same run (issue 16).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../lib/config.mjs';
@@ -12,12 +13,9 @@ export async function runIngestMicro(run) {
     run.log('ingest micro: not run (bench/ingest-micro.mjs absent)');
     return;
   }
-  run.log(`ingest micro: node bench/ingest-micro.mjs --json${run.quick ? ' --seconds 1' : ''}`);
-  const { code, out, err } = await run.runNode(
-    script,
-    ['--json', ...(run.quick ? ['--seconds', '1'] : [])],
-    run.cfg.ingestTimeoutMs,
-  );
+  const args = ['--json', '--alerts', String(run.cfg.ingestAlerts), ...(run.quick ? ['--seconds', '1'] : [])];
+  run.log(`ingest micro: node bench/ingest-micro.mjs ${args.join(' ')}`);
+  const { code, out, err } = await run.runNode(script, args, run.cfg.ingestTimeoutMs);
   const line = out
     .split('\n')
     .map((l) => l.trim())
