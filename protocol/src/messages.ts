@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ErrorCode, FEED_TRADE_ID_PATTERN, LIMITS, MIN_FEED_TS, isGatewayTradeId } from './constants.js';
+import { CANDLE_INTERVAL_NAMES, type CandleInterval } from './intervals.js';
 
 /** A ticker as clients may send it: trimmed and upper-cased before use. */
 export const SymbolSchema = z
@@ -19,21 +20,7 @@ const SymbolList = z.array(SymbolSchema).min(1).max(LIMITS.maxSymbolsPerRequest)
  */
 export const EpochSchema = z.string().min(1).max(64);
 
-/**
- * Candle intervals, aligned to UTC (epoch ms multiples of the width; `1d` is the UTC day the day
- * figures use). Intervals with no tick have no bar.
- */
-export const CANDLE_INTERVALS = {
-  '1s': 1_000,
-  '5s': 5_000,
-  '1m': 60_000,
-  '5m': 300_000,
-  '15m': 900_000,
-  '1h': 3_600_000,
-  '1d': 86_400_000,
-} as const;
-export const CandleIntervalSchema = z.enum(Object.keys(CANDLE_INTERVALS) as [keyof typeof CANDLE_INTERVALS]);
-export type CandleInterval = z.infer<typeof CandleIntervalSchema>;
+export const CandleIntervalSchema = z.enum(CANDLE_INTERVAL_NAMES as [CandleInterval, ...CandleInterval[]]);
 
 /** One bar of one symbol at one interval, folded from every tick applied in it. */
 export const CandleSchema = z.object({
