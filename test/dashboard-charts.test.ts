@@ -105,6 +105,15 @@ const chartOf = async (page: Page, symbol: string): Promise<ChartView | undefine
 /** Evaluates `expression` in the page (source: the tests are type-checked without the DOM's types). */
 const inPage = <T>(page: Page, expression: string) => page.evaluate(expression) as Promise<T>;
 
+/**
+ * Resolves once at least `ms` remain before the next minute starts (and the bar of the minute
+ * just begun, if it had to wait for one, has had time to be drawn). Feed time is the wall clock here.
+ */
+async function clearOfMinuteTurn(ms: number): Promise<void> {
+  const left = M - (Date.now() % M);
+  if (left < ms) await sleep(left + 1500);
+}
+
 /** Page coordinates of `symbol`'s drawn bar starting at `start`. */
 async function barPoint(page: Page, symbol: string, start: number): Promise<{ x: number; y: number }> {
   const point = await page.evaluate(
@@ -433,6 +442,10 @@ describe.skipIf(!chromium)('candle charts in Chromium against the real gateway',
       const box = (await page.locator('[data-chart="AAPL"] canvas').boundingBox())!;
       expect(box.width).toBeGreaterThan(300);
       expect(box.x + box.width).toBeLessThanOrEqual(390);
+      // The taps below find the bar by its pixel: a new minute's bar meanwhile would move every
+      // bar of the chart (it follows the newest) one place left, under the finger. Under load the
+      // steps below can take seconds, so they start well clear of the next minute.
+      await clearOfMinuteTurn(20_000);
       const chart = (await chartOf(page, 'AAPL'))!;
       const bar = chart.bars.at(-8)!;
       const at = await barPoint(page, 'AAPL', bar.start);

@@ -1,11 +1,19 @@
-import { Chart, LinearScale, type ChartConfiguration, type Plugin } from 'chart.js';
+import { Chart, LinearScale, type ChartConfiguration, type FontSpec, type Plugin } from 'chart.js';
+import { toFont } from 'chart.js/helpers';
 import type { Candle, CandleInterval } from '@tickdeck/protocol';
 import type { Attachment } from 'svelte/attachments';
 import { formatPrice } from '../format';
 import type { CandleSeries, ChartBook } from './book';
-import { CandleController, CandleElement, type CandleDataset } from './candle-controller';
+import {
+  CandleController,
+  CandleElement,
+  barExtents,
+  niceCeil,
+  type BarExtents,
+  type CandleDataset,
+} from './candle-controller';
 import type { ChartMode } from './modes';
-import { formatTick, localOffsetMs, timeTicks } from './time-axis';
+import { formatTick, localOffsetMs, overhangingLeft, timeTicks } from './time-axis';
 import { Viewport, type ViewContext } from './viewport';
 
 Chart.register(CandleController, CandleElement, LinearScale);
@@ -97,6 +105,16 @@ function lowerBound(bars: readonly Candle[], t: number): number {
   return lo;
 }
 
+/** What a chart was last laid out for (a full chart.js update): the view, the style and the extents of its bars. */
+interface Laid {
+  /** The chart's update count right after it. */
+  updates: number;
+  min: number;
+  max: number;
+  style: ChartMode;
+  extents: BarExtents;
+}
+
 /** Pointer held on the canvas: where it went down and where it is. */
 interface Held {
   x: number;
@@ -128,6 +146,21 @@ export class CandleChart {
   #decimals: number;
   #mode: ChartMode;
   #visible: Candle[] = [];
+  /** Chart updates so far (anyone's: a resize, an option set from outside), counted by the overlay plugin. */
+  #updates = 0;
+  /** What the latest full update laid the chart out for: while it holds, a changed bar is patched in place. */
+  #laid: Laid | undefined;
+  /**
+   * The scales as the latest full draw painted them (grid, ticks, labels: everything chart.js
+   * draws before the datasets), valid until the next layout. A draw on unchanged scales copies it
+   * instead of painting every label again ({@link #drawOnScales}).
+   */
+  #scales: HTMLCanvasElement | undefined;
+  #scalesValid = false;
+  /** Whether the static layers could be wrapped (chart.js's layer list as version 4 keeps it). */
+  #scalesWrapped = false;
+  #copyScales = false;
+  #copying = false;
   #hover: { start: number; y: number | undefined; source: HoverSource } | undefined;
   #hoverBar: Candle | undefined;
   #hoverIndex = -1;
@@ -225,6 +258,8 @@ export class CandleChart {
       yAxisID,
     });
     let tickStep = 60_000;
+    /** Ticks whose label is left blank: it would stick out left of the plot. */
+    let blank = new Set<number>();
     return {
       type: 'candles',
       data: { datasets: [dataset(this.#mode, 'y'), dataset('volume', 'volume')] },
@@ -243,13 +278,24 @@ export class CandleChart {
             afterBuildTicks: (scale) => {
               const { step, ticks } = timeTicks(scale.min, scale.max, scale.width, localOffsetMs(scale.min));
               tickStep = step;
+              const ctx = scale.ctx;
+              ctx.save();
+              ctx.font = toFont((scale.options as { ticks?: { font?: Partial<FontSpec> } }).ticks?.font ?? {}).string;
+              blank = overhangingLeft(ticks, scale.min, scale.max, scale.width, (t) => {
+                return ctx.measureText(formatTick(t, step)).width;
+              });
+              ctx.restore();
               scale.ticks = ticks.map((value) => ({ value }));
+            },
+            // No label sticks out left (see `blank`): the plot's left edge stays put whatever the ticks.
+            afterFit: (scale) => {
+              scale.paddingLeft = 0;
             },
             ticks: {
               color: colors.muted,
               maxRotation: 0,
               autoSkip: false,
-              callback: (value) => formatTick(Number(value), tickStep),
+              callback: (value) => (blank.has(Number(value)) ? '' : formatTick(Number(value), tickStep)),
             },
           },
           y: {
@@ -263,6 +309,8 @@ export class CandleChart {
             ticks: {
               color: colors.muted,
               maxTicksLimit: 6,
+              // At most 6 labels never crowd the axis: skip chart.js's second pass over their sizes.
+              autoSkip: false,
               callback: (value) => formatPrice(Number(value), this.#decimals),
             },
             afterFit: (scale) => {
@@ -290,6 +338,22 @@ export class CandleChart {
   #overlay(): Plugin<'candles'> {
     return {
       id: 'tickdeck-overlay',
+      afterUpdate: () => {
+        this.#updates++;
+      },
+      afterLayout: (chart) => this.#wrapScaleLayers(chart),
+      beforeDraw: (chart) => {
+        this.#copying = this.#copyScales && this.#scalesValid && this.#scalesWrapped;
+        if (!this.#copying || !this.#scales) return;
+        const { ctx } = chart;
+        ctx.save();
+        ctx.setTransform(1, 0, 0, 1, 0, 0);
+        ctx.drawImage(this.#scales, 0, 0);
+        ctx.restore();
+      },
+      beforeDatasetsDraw: (chart) => {
+        if (!this.#copying) this.#keepScales(chart.canvas);
+      },
       afterDraw: (chart) => {
         const { ctx, chartArea: area } = chart;
         const y = chart.scales.y;
@@ -355,22 +419,120 @@ export class CandleChart {
     };
   }
 
+  /**
+   * Shows the bars in view. A live bar that changed in place, within the extents the axes were
+   * laid out for, only has its elements placed again and the canvas drawn ({@link #patch}): no
+   * chart.js update, whose scales, ticks and layout cost several times the drawing. Anything
+   * else (the view moved, a bar came or went, the extents or the mode changed, someone else
+   * updated the chart) is a full update.
+   */
   #draw(): void {
     const ctx = this.#context();
     const range = this.viewport.range(ctx);
     const bars = this.series.store.bars;
     const from = lowerBound(bars, range.min - this.series.intervalMs);
     const to = lowerBound(bars, range.max);
-    this.#visible = bars.slice(from, to);
-    const x = this.chart.options.scales?.x;
-    if (x) {
-      x.min = range.min;
-      x.max = range.max;
-    }
-    for (const dataset of this.chart.data.datasets) dataset.data = this.#visible;
-    this.chart.update('none');
+    if (!this.#patch(bars, from, to, range)) this.#layout(bars, from, to, range);
     if (this.viewport.needsOlder(range, ctx)) this.#book.loadOlder(this.series);
     this.#report();
+  }
+
+  #layout(bars: readonly Candle[], from: number, to: number, range: { min: number; max: number }): void {
+    const style = this.#mode;
+    const extents = barExtents(bars, style, from, to);
+    this.#visible = bars.slice(from, to);
+    const scales = this.chart.options.scales;
+    if (scales?.x) {
+      scales.x.min = range.min;
+      scales.x.max = range.max;
+    }
+    if (scales?.volume) scales.volume.max = this.#visible.length > 0 ? niceCeil(extents.volume) : undefined;
+    for (const dataset of this.chart.data.datasets) dataset.data = this.#visible;
+    this.chart.update('none');
+    this.#laid = { updates: this.#updates, min: range.min, max: range.max, style, extents };
+  }
+
+  /** Draws the chart on the scales as they are (no update since the latest full draw): their picture is copied, not painted again. */
+  #drawOnScales(): void {
+    this.#copyScales = true;
+    try {
+      this.chart.draw();
+    } finally {
+      this.#copyScales = false;
+      this.#copying = false;
+    }
+  }
+
+  /**
+   * After each layout (chart.js makes new layers for it): the layers drawn before the datasets
+   * (grid, border, tick labels) stand aside while a draw copies their picture instead.
+   */
+  #wrapScaleLayers(chart: Chart): void {
+    this.#scalesValid = false;
+    const layers = (chart as unknown as { _layers?: { z: number; draw: (area: unknown) => void }[] })._layers;
+    this.#scalesWrapped = Array.isArray(layers) && layers.length > 0;
+    for (const layer of layers ?? []) {
+      if (layer.z > 0) continue;
+      const draw = layer.draw;
+      layer.draw = (area) => {
+        if (!this.#copying) draw(area);
+      };
+    }
+  }
+
+  /** Keeps the picture of the scales just drawn (the canvas right before the datasets). */
+  #keepScales(canvas: HTMLCanvasElement): void {
+    if (!this.#scalesWrapped) return;
+    const copy = (this.#scales ??= document.createElement('canvas'));
+    if (copy.width !== canvas.width || copy.height !== canvas.height) {
+      copy.width = canvas.width;
+      copy.height = canvas.height;
+    }
+    const ctx = copy.getContext('2d');
+    if (!ctx) return;
+    ctx.clearRect(0, 0, copy.width, copy.height);
+    ctx.drawImage(canvas, 0, 0);
+    this.#scalesValid = true;
+  }
+
+  /** Patches the bars of `bars[from..to)` that changed into the chart, if its layout holds for them; whether it did. */
+  #patch(bars: readonly Candle[], from: number, to: number, range: { min: number; max: number }): boolean {
+    const laid = this.#laid;
+    const visible = this.#visible;
+    if (
+      !laid ||
+      laid.updates !== this.#updates ||
+      laid.min !== range.min ||
+      laid.max !== range.max ||
+      laid.style !== this.#mode ||
+      to - from !== visible.length
+    ) {
+      return false;
+    }
+    let first = -1;
+    let last = -1;
+    for (let i = 0; i < visible.length; i++) {
+      const bar = bars[from + i]!;
+      const held = visible[i]!;
+      if (bar === held) continue;
+      if (bar.start !== held.start) return false;
+      if (first < 0) first = i;
+      last = i;
+    }
+    if (first >= 0) {
+      const next = barExtents(bars, laid.style, from, to);
+      const was = laid.extents;
+      if (next.low !== was.low || next.high !== was.high || niceCeil(next.volume) !== niceCeil(was.volume)) {
+        return false;
+      }
+      for (let i = first; i <= last; i++) visible[i] = bars[from + i]!;
+      for (let d = 0; d < this.chart.data.datasets.length; d++) {
+        (this.chart.getDatasetMeta(d).controller as unknown as CandleController).patch(first, last - first + 1);
+      }
+    }
+    // Drawn even when no bar changed: the crosshair may have moved.
+    this.#drawOnScales();
+    return true;
   }
 
   #report(): void {
@@ -421,7 +583,7 @@ export class CandleChart {
   }
 
   #paint(): void {
-    this.chart.draw();
+    this.#drawOnScales();
     this.#report();
   }
 

@@ -49,6 +49,62 @@ declare module 'chart.js' {
 
 export type CandleDataset = ChartDataset<'candles', Candle[]>;
 
+/** What fits a chart's value axes to `bars`: the price range a style draws, and the largest volume. */
+export interface BarExtents {
+  /** Lowest low (a line: lowest close); `+Infinity` without bars. */
+  low: number;
+  /** Highest high (a line: highest close); `-Infinity` without bars. */
+  high: number;
+  /** Largest volume; 0 without bars. */
+  volume: number;
+}
+
+/**
+ * The extents of `bars[from..to)` as the price axis of `style` (candles: lows and highs; a line:
+ * closes) and the volume axis fit them. Two sets of bars with equal extents get equal axes.
+ */
+export function barExtents(
+  bars: readonly Candle[],
+  style: Exclude<CandleStyle, 'volume'>,
+  from = 0,
+  to = bars.length,
+): BarExtents {
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
+  let volume = 0;
+  const line = style === 'line';
+  for (let i = from; i < to; i++) {
+    const b = bars[i]!;
+    const lo = line ? b.close : b.low;
+    const hi = line ? b.close : b.high;
+    if (lo < low) low = lo;
+    if (hi > high) high = hi;
+    if (b.volume > volume) volume = b.volume;
+  }
+  return { low, high, volume };
+}
+
+/** Steps of {@link niceCeil} within a decade. */
+const NICE_STEPS = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10];
+
+/**
+ * The volume axis' top for a largest volume `v`: the next "nice" number (1, 1.2, 1.5, 2, 2.5, 3,
+ * 4, 5, 6, 8 times a power of ten) at least 5 % above it. Coarse on purpose: the live bar's
+ * volume grows with every tick, and the axis (so the chart's layout) changes only when it passes
+ * a step, not with every tick.
+ */
+export function niceCeil(v: number): number {
+  if (!(v > 0) || !Number.isFinite(v)) return 1;
+  const target = v * 1.05;
+  const decade = 10 ** Math.floor(Math.log10(target));
+  for (const step of NICE_STEPS) {
+    const nice = step * decade;
+    // A hair of tolerance: 10 ** k * step is not always exact in floating point.
+    if (nice >= target * (1 - 1e-12)) return nice;
+  }
+  return 10 * decade;
+}
+
 /** One drawn bar, in pixels: `x` its centre, `y` its close (its volume's top on a volume dataset). */
 export class CandleElement extends Element {
   static readonly id = 'candle';
@@ -115,6 +171,16 @@ export class CandleController extends DatasetController<'candles', CandleElement
       }
     }
     return { min, max };
+  }
+
+  /**
+   * Reads bars `start..start + count` of the data again and places their elements, on the axes
+   * as they are: for a bar that changed in place without moving the axes (the live bar, within
+   * the extents it was laid out with), instead of a whole chart update.
+   */
+  patch(start: number, count: number): void {
+    this.parse(start, count);
+    this.updateElements(this._cachedMeta.data, start, count, 'none');
   }
 
   override update(mode: UpdateMode): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBarTime, formatTick, timeTicks } from './time-axis';
+import { formatBarTime, formatTick, overhangingLeft, timeTicks } from './time-axis';
 
 const M = 60_000;
 const H = 60 * M;
@@ -45,5 +45,22 @@ describe(formatBarTime.name, () => {
     expect(formatBarTime(T0 + 7000, 1000)).toMatch(/^\d\d:\d\d:07$/);
     expect(formatBarTime(T0 + 5 * M, 5 * M)).toMatch(/^Dec \d, \d\d:05$|^Dec \d \d\d:05$/);
     expect(formatBarTime(Date.UTC(2026, 11, 3), D)).toBe('Dec 3, 2026');
+  });
+});
+
+describe(overhangingLeft.name, () => {
+  it('names the ticks whose centred label would reach past the left end', () => {
+    // 0..100 on 100 px: 1 px per unit; labels 30 px wide reach 15 px either side.
+    const ticks = [5, 15, 16, 40, 90];
+    expect(overhangingLeft(ticks, 0, 100, 100, () => 30)).toEqual(new Set([5, 15]));
+  });
+
+  it('uses each label its own width', () => {
+    expect(overhangingLeft([10, 20], 0, 100, 100, (t) => (t === 10 ? 10 : 50))).toEqual(new Set([20]));
+  });
+
+  it('names none on an empty axis', () => {
+    expect(overhangingLeft([0], 5, 5, 100, () => 30)).toEqual(new Set());
+    expect(overhangingLeft([0], 0, 10, 0, () => 30)).toEqual(new Set());
   });
 });

@@ -95,3 +95,28 @@ export function formatBarTime(start: number, intervalMs: number): string {
   if (intervalMs < D) return dateTimeLocal.format(start);
   return dateUtc.format(start);
 }
+
+/**
+ * The ticks (of `ticks`, on an axis from `min` to `max` drawn `widthPx` wide) whose label, centred
+ * on its tick and `labelPx(tick)` wide, would reach past the axis' left end. Their labels are left
+ * blank: otherwise chart.js pads the plot for them, the plot's width then depends on where the
+ * ticks fall, and the view (sized to that width) moves the ticks again: a layout that flips
+ * between two widths at every redraw.
+ */
+export function overhangingLeft(
+  ticks: readonly number[],
+  min: number,
+  max: number,
+  widthPx: number,
+  labelPx: (tick: number) => number,
+): Set<number> {
+  const out = new Set<number>();
+  if (!(max > min) || !(widthPx > 0)) return out;
+  for (const tick of ticks) {
+    const px = ((tick - min) / (max - min)) * widthPx;
+    // Ticks are sorted: past the widest label's reach, none further on overhangs.
+    if (px > widthPx / 2) break;
+    if (px < labelPx(tick) / 2 + 1) out.add(tick);
+  }
+  return out;
+}
