@@ -216,6 +216,9 @@ function contract(fresh: () => Promise<Place>): void {
       { ...trade('AAA', 1), id: 'X-9f3a', side: 'sell' as const },
       trade('AAA', 2),
       { ...trade('AAA', 3), id: 'exchange:17', side: 'buy' as const },
+      // Not an id a feed may send today, but nothing the store should mangle: array-literal syntax.
+      { ...trade('AAA', 4), id: 'a"b\\c{d,e} NULL' },
+      { ...trade('AAA', 5), id: 'tab\there\\n' },
     ];
     await store.write(batch({ trades: trades('AAA', own) }));
     expect(await store.trades('AAA', Infinity, 10)).toEqual([...own].reverse());
