@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { CHROMIUM, CHROMIUM_ARGS } from './lib/chromium.mjs';
+import { lastJsonLine } from './lib/json-line.mjs';
 import { cpuMs, machineBusyMs } from './lib/server-proc.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -139,15 +140,8 @@ export async function seedStore(dir, symbols, days) {
   let err = '';
   child.stdout.on('data', (c) => (out += c));
   child.stderr.on('data', (c) => (err += c));
-  const code = await new Promise((resolve) => child.once('exit', resolve));
-  const line = out
-    .trim()
-    .split('\n')
-    .reverse()
-    .find((l) => l.startsWith('{'));
-  if (code !== 0 || !line)
-    throw new Error(`seed-history exited ${code}: ${(err || out).trim().split('\n').slice(-3).join(' | ')}`);
-  return JSON.parse(line);
+  const code = /** @type {number | null} */ (await new Promise((resolve) => child.once('exit', resolve)));
+  return /** @type {import('./seed-history.mjs').SeedResult} */ (lastJsonLine('seed-history', { code, out, err }));
 }
 
 /**

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { CANDLE_INTERVALS } from '@tickdeck/protocol';
 import { ROOT } from '../lib/config.mjs';
+import { lastJsonLine } from '../lib/json-line.mjs';
 import { cpuMs, machineBusyMs } from '../lib/server-proc.mjs';
 import { INTERVALS, seededBarCount } from '../seed-history.mjs';
 
@@ -112,17 +113,8 @@ async function seed(run, where) {
     String(c.seedBatch),
     '--json',
   ];
-  const { code, out, err } = await run.runNode(SEED_SCRIPT, argv, c.seedTimeoutMs);
-  const line = out
-    .trim()
-    .split('\n')
-    .reverse()
-    .find((l) => l.startsWith('{'));
-  if (code !== 0 || !line)
-    throw new Error(
-      `seed-history ${where[1]} exited ${code}: ${(err || out).trim().split('\n').slice(-3).join(' | ')}`,
-    );
-  return /** @type {SeedResult} */ (JSON.parse(line));
+  const child = await run.runNode(SEED_SCRIPT, argv, c.seedTimeoutMs);
+  return /** @type {SeedResult} */ (lastJsonLine(`seed-history ${where[1]}`, child));
 }
 
 /**

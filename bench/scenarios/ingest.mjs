@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../lib/config.mjs';
+import { lastJsonLine } from '../lib/json-line.mjs';
 
 /** @param {import('../lib/bench-run.mjs').BenchRun} run */
 export async function runIngestMicro(run) {
@@ -15,17 +16,7 @@ export async function runIngestMicro(run) {
   }
   const args = ['--json', '--alerts', String(run.cfg.ingestAlerts), ...(run.quick ? ['--seconds', '1'] : [])];
   run.log(`ingest micro: node bench/ingest-micro.mjs ${args.join(' ')}`);
-  const { code, out, err } = await run.runNode(script, args, run.cfg.ingestTimeoutMs);
-  const line = out
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('{'))
-    .pop();
-  if (code !== 0 || !line) {
-    throw new Error(
-      `ingest-micro exited ${code}${line ? '' : ' without a JSON line'}: ${err.trim().split('\n').slice(-3).join(' | ')}`,
-    );
-  }
-  run.results.ingestMicro = { status: 'ok', .../** @type {Record<string, unknown>} */ (JSON.parse(line)) };
-  run.log(`ingest micro: ${line.slice(0, 200)}`);
+  const figures = lastJsonLine('ingest-micro', await run.runNode(script, args, run.cfg.ingestTimeoutMs));
+  run.results.ingestMicro = { status: 'ok', ...figures };
+  run.log(`ingest micro: ${JSON.stringify(figures).slice(0, 200)}`);
 }
