@@ -8,6 +8,22 @@ export interface BarRow {
   bar: Candle;
 }
 
+/** A stored bar as both adapters read it: `start, open, high, low, close, volume, ticks`. */
+export type BarTuple = [number, number, number, number, number, number, number];
+
+/**
+ * Closed bars, oldest first, from rows read newest first (`ORDER BY start DESC LIMIT n`, so the
+ * limit keeps the newest): one object per bar, none from the driver.
+ */
+export function closedBarsOf(newestFirst: readonly BarTuple[]): Candle[] {
+  const out: Candle[] = new Array(newestFirst.length);
+  for (let k = 0, r = newestFirst.length - 1; r >= 0; k++, r--) {
+    const [start, open, high, low, close, volume, ticks] = newestFirst[r]!;
+    out[k] = { start, open, high, low, close, volume, ticks, closed: true };
+  }
+  return out;
+}
+
 /** One trade to store. */
 export interface TradeRow {
   symbol: string;

@@ -1,13 +1,15 @@
 import { Logger } from '@nestjs/common';
 import type { Candle, CandleInterval, Trade } from '@tickdeck/protocol';
 import pg from 'pg';
-import type {
-  BarRow,
-  HistoryBatch,
-  HistoryStore,
-  RetentionCutoffs,
-  SymbolStateRow,
-  TradeRow,
+import {
+  closedBarsOf,
+  type BarRow,
+  type BarTuple,
+  type HistoryBatch,
+  type HistoryStore,
+  type RetentionCutoffs,
+  type SymbolStateRow,
+  type TradeRow,
 } from './history-store.js';
 import { PG_MIGRATIONS } from './migrations/postgres/index.js';
 
@@ -236,20 +238,15 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   async bars(symbol: string, interval: CandleInterval, from: number, to: number, limit: number): Promise<Candle[]> {
-    // Rows as arrays: no object per row from the driver, one Candle each built here.
-    const { rows } = await this.pool.query<[number, number, number, number, number, number, number]>({
+    // Rows as arrays: no object per row from the driver.
+    const { rows } = await this.pool.query<BarTuple>({
       name: 'tickdeck-bars-range',
       text: `SELECT start, open, high, low, close, volume, ticks FROM bars
              WHERE symbol = $1 AND "interval" = $2 AND start >= $3 AND start < $4 ORDER BY start DESC LIMIT $5`,
       values: [symbol, interval, int8(from), int8(to), limitOf(limit)],
       rowMode: 'array',
     });
-    const out: Candle[] = new Array(rows.length);
-    for (let k = 0, r = rows.length - 1; r >= 0; k++, r--) {
-      const [start, open, high, low, close, volume, ticks] = rows[r]!;
-      out[k] = { start, open, high, low, close, volume, ticks, closed: true };
-    }
-    return out;
+    return closedBarsOf(rows);
   }
 
   async trades(symbol: string, before: number, limit: number): Promise<Trade[]> {

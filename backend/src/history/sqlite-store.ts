@@ -4,7 +4,14 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { HistoryBatch, HistoryStore, RetentionCutoffs, SymbolStateRow } from './history-store.js';
+import {
+  closedBarsOf,
+  type BarTuple,
+  type HistoryBatch,
+  type HistoryStore,
+  type RetentionCutoffs,
+  type SymbolStateRow,
+} from './history-store.js';
 import { packBatch } from './sqlite-batch.js';
 import { openSqlite, WRITER_READY, type WriterRequest, type WriterResponse } from './sqlite-db.js';
 
@@ -117,21 +124,9 @@ export class SqliteHistoryStore implements HistoryStore {
 
   async bars(symbol: string, interval: CandleInterval, from: number, to: number, limit: number): Promise<Candle[]> {
     // Rows as arrays: better-sqlite3 builds no object per row (half the time of a 500-bar page).
-    const rows = this.rangeBars.all(symbol, interval, lo(from), hi(to), Number.isFinite(limit) ? limit : -1) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ][];
-    const out: Candle[] = new Array(rows.length);
-    for (let k = 0, r = rows.length - 1; r >= 0; k++, r--) {
-      const [start, open, high, low, close, volume, ticks] = rows[r]!;
-      out[k] = { start, open, high, low, close, volume, ticks, closed: true };
-    }
-    return out;
+    return closedBarsOf(
+      this.rangeBars.all(symbol, interval, lo(from), hi(to), Number.isFinite(limit) ? limit : -1) as BarTuple[],
+    );
   }
 
   async trades(symbol: string, before: number, limit: number): Promise<Trade[]> {
