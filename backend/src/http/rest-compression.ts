@@ -54,10 +54,13 @@ export function restCompression(): RequestHandler {
   return (req, res, next) => {
     const json = res.json;
     res.json = function (this: Response, body?: unknown) {
-      const text = body === undefined ? undefined : JSON.stringify(body);
-      const compressed = text === undefined ? undefined : compressJson(req, this, text);
-      if (!compressed) return json.call(this, body);
+      if (body === undefined) return json.call(this, body);
+      // Stringified once: what is not compressed here goes as this text (compression's stream
+      // takes what is too large).
+      const text = JSON.stringify(body);
       if (!this.get('Content-Type')) this.type('json');
+      const compressed = compressJson(req, this, text);
+      if (!compressed) return this.send(text);
       this.setHeader('Content-Encoding', compressed[1]);
       this.vary('Accept-Encoding');
       return this.send(compressed[0]);
