@@ -15,7 +15,10 @@ import { decimalsOf } from './format';
 /** The page's stores, wired together once. Components import these; only main.ts connects. */
 export { market };
 
-export const prefs = new Prefs(typeof localStorage === 'undefined' ? undefined : localStorage);
+/** The page's localStorage (none where there is no DOM, as in unit tests). */
+const storage = typeof localStorage === 'undefined' ? undefined : localStorage;
+
+export const prefs = new Prefs(storage);
 
 export const toasts = new ToastStore({ ttlMs: 6000, max: 4 });
 
@@ -40,7 +43,7 @@ const decimalsFor = (symbol: string) => {
 
 /** Price alerts: kept in localStorage, registered on every connection. */
 export const alerts: AlertStore = new AlertStore({
-  storage: typeof localStorage === 'undefined' ? undefined : localStorage,
+  storage,
   onFire: (_alert, fired) => notifier.fire(fired, decimalsFor(fired.symbol)),
 });
 
